@@ -67,9 +67,7 @@ class LoadReport:
 Progress = Callable[[str], None]
 
 
-def _plan(
-    inputs: dict[str, list[str]], mapping: Mapping
-) -> dict[str, list[tuple[SourceFile, dict[str, str | None]]]]:
+def _plan(inputs: dict[str, list[str]], mapping: Mapping) -> dict[str, list[tuple[SourceFile, dict[str, str | None]]]]:
     """Resolve, inspect and bind every input file before the database is touched."""
     plan: dict[str, list[tuple[SourceFile, dict[str, str | None]]]] = {}
     for table in LOAD_ORDER:
@@ -133,7 +131,9 @@ def _stage(
         try:
             con.execute(f"INSERT INTO stage SELECT {', '.join(select)}, {lit(str(src.path))}, _line FROM {source}")
         except duckdb.Error as err:
-            raise LoadError(f"{src.path}: could not be read ({str(err).splitlines()[0]}): check the mapping's formats") from err
+            raise LoadError(
+                f"{src.path}: could not be read ({str(err).splitlines()[0]}): check the mapping's formats"
+            ) from err
         for t in ("scan", "scan_lined", rejects, rejects + "_scan"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute("SET TimeZone = 'UTC'")
@@ -149,16 +149,21 @@ def _rule_case(spec: TableSpec, bound_key: bool, bounds: Bounds) -> str:
     return "CASE " + " ".join(f"WHEN {cond} THEN {lit(rule)}" for rule, cond in whens) + " END"
 
 
-def _check(con: duckdb.DuckDBPyConnection, spec: TableSpec, bound_key: bool, bounds: Bounds, enforce_parents: bool) -> None:
+def _check(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, bound_key: bool, bounds: Bounds, enforce_parents: bool
+) -> None:
     """Temp table ``checked``: staged rows with their key and the first rule they fail (or NULL)."""
     if bound_key:
         key = ident(spec.key)
     else:
         # No id column: the key is a hash of the row's values plus its occurrence number, so a
         # reload finds the same keys and identical rows within a file are all kept.
-        parts = ", ".join(f"coalesce(CAST({ident(c.name)} AS VARCHAR), '\\N')" for c in spec.columns if c.name != spec.key)
+        parts = ", ".join(
+            f"coalesce(CAST({ident(c.name)} AS VARCHAR), '\\N')" for c in spec.columns if c.name != spec.key
+        )
         digest = f"md5(concat_ws('|', {parts}))"
-        key = f"substr({digest}, 1, 20) || '-' || row_number() OVER (PARTITION BY _rule IS NULL, {digest} ORDER BY _file, _line)"
+        occurrence = f"row_number() OVER (PARTITION BY _rule IS NULL, {digest} ORDER BY _file, _line)"
+        key = f"substr({digest}, 1, 20) || '-' || {occurrence}"
     parent_joins, parent_rules = [], []
     if enforce_parents:
         for i, (col, parent) in enumerate(spec.parents):
@@ -170,10 +175,11 @@ def _check(con: duckdb.DuckDBPyConnection, spec: TableSpec, bound_key: bool, bou
         CREATE OR REPLACE TEMP TABLE checked AS
         WITH r AS (SELECT *, {_rule_case(spec, bound_key, bounds)} AS _rule FROM stage),
         k AS (SELECT * EXCLUDE ({ident(spec.key)}), {key} AS {ident(spec.key)} FROM r),
-        d AS (SELECT *, row_number() OVER (PARTITION BY _rule IS NULL, {ident(spec.key)} ORDER BY _file, _line) AS _dup FROM k)
+        d AS (SELECT *, row_number() OVER (PARTITION BY _rule IS NULL, {ident(spec.key)} ORDER BY _file, _line)
+                        AS _dup FROM k)
         SELECT d.* EXCLUDE (_rule, _dup),
-               coalesce(d._rule, CASE WHEN d._dup > 1 THEN 'duplicate_key' {' '.join(parent_rules)} END) AS _rule
-        FROM d {' '.join(parent_joins)}
+               coalesce(d._rule, CASE WHEN d._dup > 1 THEN 'duplicate_key' {" ".join(parent_rules)} END) AS _rule
+        FROM d {" ".join(parent_joins)}
         """
     )
 
@@ -194,7 +200,8 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int) -> No
     cols = ", ".join(ident(n) for n in spec.names)
     extra = ", false" if spec.name == "customers" else ""
     con.execute(
-        f"INSERT INTO raw.{spec.name} SELECT {cols}, {load_id}, _file, _line{extra} FROM classified WHERE _status <> 'same'"
+        f"INSERT INTO raw.{spec.name} SELECT {cols}, {load_id}, _file, _line{extra} "
+        "FROM classified WHERE _status <> 'same'"
     )
 
 

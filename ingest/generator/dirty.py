@@ -76,7 +76,9 @@ def dirty_orders(
 
     order_id = orders["order_id"].combine_chunks()
     customer = pc.cast(orders["customer_id"], pa.string()).to_numpy(zero_copy_only=False).astype(object)
-    ordered_at = pc.strftime(orders["ordered_at"], format="%Y-%m-%d %H:%M:%S").to_numpy(zero_copy_only=False).astype(object)
+    ordered_at = (
+        pc.strftime(orders["ordered_at"], format="%Y-%m-%d %H:%M:%S").to_numpy(zero_copy_only=False).astype(object)
+    )
     amount = np.array([f"{a:.2f}" for a in orders["amount"].to_numpy()], dtype=object)
 
     customer[picked["null_customer_id"]] = None
@@ -93,7 +95,8 @@ def dirty_orders(
     messy = picked["messy_customer_id"]
     style = rng.integers(0, 3, size=messy.size)
     customer[messy] = [
-        f"  {c} " if s == 0 else (c.lower() if s == 1 else f"{c[0].lower()}{c[1:]}\t") for c, s in zip(customer[messy], style)
+        f"  {c} " if s == 0 else (c.lower() if s == 1 else f"{c[0].lower()}{c[1:]}\t")
+        for c, s in zip(customer[messy], style, strict=True)
     ]
 
     for name, idx in picked.items():
@@ -117,9 +120,7 @@ def dirty_orders(
     return pa.concat_tables([dirty, dirty.take(pa.array(dupes))]).take(pa.array(np.argsort(position, kind="stable")))
 
 
-def malform_csv_lines(
-    lines: list[bytes], order_ids: list[str], rng: np.random.Generator, log: FaultLog
-) -> list[bytes]:
+def malform_csv_lines(lines: list[bytes], order_ids: list[str], rng: np.random.Generator, log: FaultLog) -> list[bytes]:
     """Break a few CSV data lines as hand-edited files break: a field too many, too few, a stray quote.
 
     ``lines`` excludes the header; ``order_ids`` gives each line's order id (None for lines that

@@ -23,9 +23,7 @@ class WeekOutcome:
     dropped_disengaged: np.ndarray  # bool: left at the end of the week without a purchase trigger
 
 
-def purchase_dropout_probability(
-    dropout_p: np.ndarray, engagement: np.ndarray, params: ShopParams
-) -> np.ndarray:
+def purchase_dropout_probability(dropout_p: np.ndarray, engagement: np.ndarray, params: ShopParams) -> np.ndarray:
     """Chance of leaving right after a purchase, raised when engagement is low.
 
     ``1 - (1 - p) ** exp(-k * e)`` keeps the value a probability for every engagement level and
@@ -80,9 +78,7 @@ def step_engagement(
     return engagement + pull + params.engagement_noise * rng.standard_normal(engagement.shape)
 
 
-def engagement_target(
-    start_level: np.ndarray, drift: np.ndarray, weeks_since_acquisition: np.ndarray
-) -> np.ndarray:
+def engagement_target(start_level: np.ndarray, drift: np.ndarray, weeks_since_acquisition: np.ndarray) -> np.ndarray:
     """Where a customer's engagement is heading: its start level minus a steady fade."""
     return start_level - drift * weeks_since_acquisition
 

@@ -100,7 +100,7 @@ class ShopParams:
     cohort_growth_per_year: float = 0.45
     # Buy-till-you-die purchasing: lambda ~ Gamma(r, 1/alpha) per day, p ~ Beta(a, b).
     rate_shape_r: float = 0.85
-    rate_scale: float = 0.032 / 0.85
+    rate_scale: float = 0.045 / 0.85
     dropout_a: float = 1.1
     dropout_b: float = 4.2
     # Spend (Gamma-Gamma): order value ~ Gamma(spend_shape, 1/nu), nu ~ Gamma(q, 1/gamma).
@@ -122,7 +122,7 @@ class ShopParams:
     # Browsing: sessions per week at engagement 0 ~ Gamma(shape, scale); dead customers browse
     # at a small residual fraction of that rate.
     session_shape: float = 2.0
-    session_scale: float = 0.09 / 2.0
+    session_scale: float = 0.07 / 2.0
     residual_session_share: float = 0.03
     # Orders: items, discounts, returns.
     extra_items_mean: float = 0.7
@@ -135,6 +135,8 @@ class ShopParams:
     return_delay_days: tuple[float, float] = (3.0, 30.0)
     review_share: float = 0.1
     favourite_category_share: float = 0.55
+    # False flattens the month and weekday demand curves (hand-checkable tests use it).
+    seasonal: bool = True
 
     def to_dict(self) -> dict[str, object]:
         """Return the parameters as a JSON-serialisable dict."""
@@ -168,8 +170,10 @@ def weights(table: tuple[tuple, ...], column: int = 1) -> np.ndarray:
     return w / w.sum()
 
 
-def day_season(start: np.datetime64, n_days: int) -> np.ndarray:
+def day_season(start: np.datetime64, n_days: int, seasonal: bool = True) -> np.ndarray:
     """Demand multiplier for each day from ``start``: month-of-year times weekday, mean ~1."""
+    if not seasonal:
+        return np.ones(n_days)
     days = start + np.arange(n_days).astype("timedelta64[D]")
     month = days.astype("datetime64[M]").astype(int) % 12
     weekday = (days.astype(int) + 3) % 7  # 1970-01-01 was a Thursday
@@ -178,9 +182,9 @@ def day_season(start: np.datetime64, n_days: int) -> np.ndarray:
     return month_w[month] * weekday_w[weekday]
 
 
-def week_season(start: np.datetime64, n_weeks: int) -> np.ndarray:
+def week_season(start: np.datetime64, n_weeks: int, seasonal: bool = True) -> np.ndarray:
     """Mean daily demand multiplier of each simulation week starting at ``start``."""
-    return day_season(start, n_weeks * 7).reshape(n_weeks, 7).mean(axis=1)
+    return day_season(start, n_weeks * 7, seasonal).reshape(n_weeks, 7).mean(axis=1)
 
 
 def discount_probability(days: np.ndarray, start: np.datetime64, params: ShopParams) -> np.ndarray:

@@ -59,7 +59,7 @@ def acquisition_days(spec: ShopSpec, rng: np.random.Generator) -> np.ndarray:
     """Acquisition times in growing cohorts: daily intake grows exponentially and peaks in Q4."""
     t = np.arange(spec.days)
     intake = np.exp(np.log1p(spec.params.cohort_growth_per_year) * t / 365.25)
-    intake *= day_season(spec.start, spec.days)
+    intake *= day_season(spec.start, spec.days, spec.params.seasonal)
     day = rng.choice(spec.days, size=spec.customers, p=intake / intake.sum())
     return np.sort(day + sample_hours(rng, spec.customers))
 

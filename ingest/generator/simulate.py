@@ -24,8 +24,8 @@ from ingest.generator.params import (
     ShopSpec,
     day_season,
     discount_probability,
-    weights,
     week_season,
+    weights,
 )
 from ingest.generator.population import Population, sample_hours
 
@@ -34,7 +34,10 @@ CAUSE_NONE, CAUSE_AFTER_PURCHASE, CAUSE_DISENGAGED = 0, 1, 2
 DEAD_ENGAGEMENT = -1.0
 # Order of event types inside a session: land, search, look, save, add to cart, check out.
 SESSION_ORDER = np.array(
-    [EVENT_TYPES.index(t) for t in ("page_view", "search", "product_view", "wishlist_add", "add_to_cart", "checkout_start")]
+    [
+        EVENT_TYPES.index(t)
+        for t in ("page_view", "search", "product_view", "wishlist_add", "add_to_cart", "checkout_start")
+    ]
 )
 
 
@@ -67,7 +70,7 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
     """Run the weekly loop: purchases after the first, browsing sessions, dropout, engagement."""
     p = spec.params
     n, n_weeks, n_days = len(pop), spec.weeks, spec.days
-    season = week_season(spec.start, n_weeks)
+    season = week_season(spec.start, n_weeks, p.seasonal)
     acq_week = (pop.acquired_day // 7).astype(np.int64)
     alive = np.zeros(n, dtype=bool)
     acquired = np.zeros(n, dtype=bool)
@@ -126,16 +129,14 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
     )
 
 
-def place_in_weeks(
-    spec: ShopSpec, week: np.ndarray, not_before: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def place_in_weeks(spec: ShopSpec, week: np.ndarray, not_before: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Times (float days) inside the given weeks, following the weekday and month demand curve.
 
     Where ``not_before`` falls inside the week (the acquisition week) the time is drawn
     uniformly between it and the end of the week instead.
     """
     n_days = spec.days
-    demand = day_season(spec.start, spec.weeks * 7)
+    demand = day_season(spec.start, spec.weeks * 7, spec.params.seasonal)
     demand[n_days:] = 0.0
     cdf = np.cumsum(demand.reshape(spec.weeks, 7), axis=1)
     cdf /= cdf[:, -1:]
@@ -222,9 +223,7 @@ def session_event_counts(engagement: np.ndarray, purchase: np.ndarray, rng: np.r
     return np.stack([pages, searches, products, wishlist, carts, checkouts], axis=1)
 
 
-def make_events(
-    spec: ShopSpec, pop: Population, lives: Lives, orders: Orders, rng: np.random.Generator
-) -> dict:
+def make_events(spec: ShopSpec, pop: Population, lives: Lives, orders: Orders, rng: np.random.Generator) -> dict:
     """Browsing sessions, the sessions that end in an order, and reviews, as event rows."""
     p = spec.params
     browse_day = place_in_weeks(spec, lives.session_week, pop.acquired_day[lives.session_customer], rng)
@@ -233,7 +232,9 @@ def make_events(
     order_eng = np.nan_to_num(order_eng, nan=0.0)
     s_customer = np.concatenate([lives.session_customer, orders.customer])
     s_engagement = np.concatenate([lives.session_engagement, order_eng])
-    s_purchase = np.concatenate([np.zeros(lives.session_customer.size, dtype=np.int64), np.ones(orders.customer.size, dtype=np.int64)])
+    s_purchase = np.concatenate(
+        [np.zeros(lives.session_customer.size, dtype=np.int64), np.ones(orders.customer.size, dtype=np.int64)]
+    )
     counts = session_event_counts(s_engagement, s_purchase, rng)
 
     per_session = counts.sum(axis=1)
@@ -258,7 +259,9 @@ def make_events(
     with_category = np.isin(etype, [EVENT_TYPES.index(t) for t in ("product_view", "add_to_cart", "wishlist_add")])
     fav = rng.random(session.size) < p.favourite_category_share
     category = np.where(
-        fav, pop.favourite_category[s_customer[session]], rng.choice(len(CATEGORIES), size=session.size, p=weights(CATEGORIES))
+        fav,
+        pop.favourite_category[s_customer[session]],
+        rng.choice(len(CATEGORIES), size=session.size, p=weights(CATEGORIES)),
     )
     category = np.where(with_category, category, -1).astype(np.int8)
     has_dwell = is_page | is_product
@@ -277,7 +280,9 @@ def make_events(
         "day": np.concatenate([day, r_day]),
         "type": np.concatenate([etype, np.full(reviewed.size, EVENT_TYPES.index("review"))]).astype(np.int8),
         "category": np.concatenate([category, orders.main_category[reviewed]]),
-        "dwell": np.concatenate([np.where(has_dwell, np.round(dwell, 1), np.nan), np.full(reviewed.size, np.nan)]).astype(np.float32),
+        "dwell": np.concatenate(
+            [np.where(has_dwell, np.round(dwell, 1), np.nan), np.full(reviewed.size, np.nan)]
+        ).astype(np.float32),
         "rating": np.concatenate([np.zeros(session.size), rating]).astype(np.int8),
     }
     keep = out["day"] < spec.days

@@ -1,0 +1,111 @@
+"""Argument parsing for ``clv``; each subcommand is a function in ``clv.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from clv import __version__, console
+from ingest.errors import IngestError
+
+DEFAULT_DB = "build/clv.duckdb"
+DEFAULT_SHOP = "data/sample_shop"
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS lets `clv --db X load` and `clv load --db X` both work without one hiding the other.
+    p.add_argument("--db", default=argparse.SUPPRESS, help=f"DuckDB database file (default: {DEFAULT_DB})")
+
+
+def _shop_args(p: argparse.ArgumentParser, customers: int) -> None:
+    p.add_argument("--customers", type=int, default=customers, help=f"number of customers (default: {customers:,})")
+    p.add_argument(
+        "--seed", type=int, default=42, help="random seed; the same arguments give identical files (default: 42)"
+    )
+    p.add_argument("--start", default="2022-01-01", help="first day of the shop's history (default: 2022-01-01)")
+    p.add_argument(
+        "--end", default="2025-12-31", help="last day of the shop's history, inclusive (default: 2025-12-31)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``clv`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="clv",
+        description="Customer lifetime value and churn prediction inside DuckDB.",
+        epilog="Start with `clv demo`, or `clv load --orders my_orders.csv` for your own data.",
+    )
+    parser.add_argument("--version", action="version", version=f"duckdb-clv {__version__}")
+    _add_db(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    gen = sub.add_parser(
+        "generate",
+        help="write a realistic sample shop (customers, orders, items, returns, events, ground truth)",
+        description="Simulate an online shop with buy-till-you-die customers, seasonality, browsing "
+        "behaviour, returns and discounts; writes one file per table plus the latent ground truth.",
+    )
+    _shop_args(gen, 50_000)
+    gen.add_argument("--out", default=DEFAULT_SHOP, help=f"output folder (default: {DEFAULT_SHOP})")
+    gen.add_argument(
+        "--dirty", action="store_true", help="inject realistic faults at documented rates (see faults.json)"
+    )
+    gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default: parquet)")
+    gen.add_argument(
+        "--workers", type=int, default=None, help="processes to use (default: all cores; output is the same)"
+    )
+
+    load = sub.add_parser(
+        "load",
+        help="validate and load CSV/Parquet files into schema raw",
+        description="Load orders (required) and optionally customers, order items, returns and events. "
+        "Rows failing a rule go to raw.rejected_<table>; counts go to raw.load_log; reloading is idempotent "
+        "and a failed load changes nothing.",
+    )
+    _add_db(load)
+    load.add_argument("--orders", action="append", metavar="FILE_OR_GLOB", help="orders file(s); may repeat")
+    load.add_argument("--customers", action="append", metavar="FILE_OR_GLOB", help="customers file(s)")
+    load.add_argument(
+        "--order-items", dest="order_items", action="append", metavar="FILE_OR_GLOB", help="order item file(s)"
+    )
+    load.add_argument("--returns", action="append", metavar="FILE_OR_GLOB", help="returns/refunds file(s)")
+    load.add_argument("--events", action="append", metavar="FILE_OR_GLOB", help="behaviour event file(s)")
+    load.add_argument("--mapping", help="YAML file mapping your column names and formats (see docs/LOADING.md)")
+    load.add_argument(
+        "--map", action="append", metavar="[TABLE.]COLUMN=SOURCE",
+        help="map one column or option, e.g. --map customer_id=cust_no --map orders.date_format=%%d.%%m.%%Y",
+    )  # fmt: skip
+    load.add_argument(
+        "--min-date", default="1990-01-01", help="reject timestamps before this date (default: 1990-01-01)"
+    )
+    load.add_argument("--max-date", default=None, help="reject timestamps after this date (default: tomorrow)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the whole pipeline on a generated sample shop",
+        description="Generate a sample shop and run every stage on it: load into DuckDB (more stages as they land).",
+    )
+    _add_db(demo)
+    _shop_args(demo, 50_000)
+    demo.add_argument("--out", default=DEFAULT_SHOP, help=f"where the sample shop files go (default: {DEFAULT_SHOP})")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``clv``; returns the exit code (0 ok, 2 user error)."""
+    from clv import commands
+
+    args = build_parser().parse_args(argv)
+    if not hasattr(args, "db"):
+        args.db = DEFAULT_DB
+    handler = {"generate": commands.cmd_generate, "load": commands.cmd_load, "demo": commands.cmd_demo}[args.command]
+    try:
+        return handler(args)
+    except IngestError as err:
+        return console.fail(str(err))
+    except KeyboardInterrupt:
+        return console.fail("interrupted; nothing was committed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Session fixtures: small generated shops, built once and shared (read-only) by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest import generate_shop
+from ingest.generator import GeneratedShop
+
+SHOP_TABLES = ("customers", "orders", "order_items", "returns", "events")
+
+
+@pytest.fixture(scope="session")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> GeneratedShop:
+    """A clean 20,000-customer shop over four years, in Parquet."""
+    return generate_shop(tmp_path_factory.mktemp("shop"), customers=20_000, seed=7, workers=2)
+
+
+@pytest.fixture(scope="session")
+def dirty_csv_shop(tmp_path_factory: pytest.TempPathFactory) -> GeneratedShop:
+    """A dirty 8,000-customer shop written as CSV (with malformed lines)."""
+    return generate_shop(tmp_path_factory.mktemp("dirty_csv"), customers=8_000, seed=11, dirty=True, fmt="csv")
+
+
+@pytest.fixture(scope="session")
+def dirty_parquet_shop(tmp_path_factory: pytest.TempPathFactory) -> GeneratedShop:
+    """A dirty 8,000-customer shop written as Parquet (text-typed order columns)."""
+    return generate_shop(tmp_path_factory.mktemp("dirty_pq"), customers=8_000, seed=12, dirty=True)
+
+
+def shop_inputs(shop: GeneratedShop) -> dict[str, list[str]]:
+    """``load_files`` inputs for every shop table."""
+    return {t: [str(shop.files[t])] for t in SHOP_TABLES}
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write a small input file for a test and return its path."""
+    path.write_text(text, encoding=encoding)
+    return path

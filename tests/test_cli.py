@@ -1,0 +1,67 @@
+"""The `clv` command as a user meets it: help, generate, load, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from clv.cli import main
+from tests.conftest import write
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "clv", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("generate", "load", "demo"):
+        assert command in result.stdout
+
+
+def test_generate_then_load_from_the_command_line(tmp_path):
+    out, db = tmp_path / "shop", tmp_path / "clv.duckdb"
+    assert main(["generate", "--customers", "400", "--seed", "3", "--out", str(out)]) == 0
+    files = {t: str(out / f"{t}.parquet") for t in ("customers", "orders", "order_items", "returns", "events")}
+    args = ["load", "--db", str(db)] + [a for t, f in files.items() for a in (f"--{t.replace('_', '-')}", f)]
+    assert main(args) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        read, loaded, rejected = con.execute(
+            "SELECT sum(rows_read), sum(rows_loaded), sum(rows_rejected) FROM raw.load_log"
+        ).fetchone()
+    assert read == loaded and rejected == 0
+
+
+def test_global_db_option_works_before_the_subcommand(tmp_path):
+    csv = write(tmp_path / "o.csv", "customer_id,ordered_at,amount\nA,2024-01-01,5\n")
+    db = tmp_path / "x.duckdb"
+    assert main(["--db", str(db), "load", "--orders", str(csv)]) == 0
+    assert db.exists()
+
+
+def test_map_flags_load_a_transactions_file(tmp_path):
+    csv = write(tmp_path / "t.csv", "cust,day,value\nA,2024-01-01,5\n")
+    db = tmp_path / "x.duckdb"
+    flags = ["--map", "customer_id=cust", "--map", "ordered_at=day", "--map", "amount=value"]
+    assert main(["load", "--db", str(db), "--orders", str(csv), *flags]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["load", "--orders", "/nope/*.csv"], "no file matches"),
+        (["generate", "--customers", "0"], "--customers must be at least 1"),
+        (["load", "--orders", "{csv}", "--max-date", "soon"], "--max-date must be a date"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_2(tmp_path, args, message):
+    csv = write(tmp_path / "o.csv", "customer_id,ordered_at,amount\nA,2024-01-01,5\n")
+    result = run("--db", str(tmp_path / "db.duckdb"), *[a.replace("{csv}", str(csv)) for a in args])
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
