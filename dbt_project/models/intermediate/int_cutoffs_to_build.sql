@@ -1,0 +1,19 @@
+-- The cutoffs this run computes features for. Features of a cutoff depend only on data on or
+-- before it, so a cutoff already in fct_customer_features stays valid as new data arrives: an
+-- incremental run builds only new cutoffs and the scoring cutoff. --full-refresh builds all.
+{%- set existing = adapter.get_relation(database=target.database, schema=target.schema, identifier='fct_customer_features') %}
+with cutoffs as (
+    select * from {{ ref('int_cutoffs') }}
+),
+
+final as (
+    select cutoffs.*
+    from cutoffs
+    {% if existing is not none and not flags.FULL_REFRESH %}
+        where
+            cutoffs.cutoff_role = 'scoring'
+            or cutoffs.cutoff_date not in (select distinct built.cutoff_date from {{ existing }} as built)
+    {% endif %}
+)
+
+select * from final

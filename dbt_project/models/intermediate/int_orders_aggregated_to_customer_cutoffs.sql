@@ -1,0 +1,128 @@
+-- One row per customer per cutoff being built, for customers with an order on or before it:
+-- the BTYD summary and the order features. Refunds count only once returned by the cutoff.
+with cutoffs as (
+    select * from {{ ref('int_cutoffs_to_build') }}
+),
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+returns as (
+    select * from {{ ref('stg_shop__returns') }}
+),
+
+order_days as (
+    select * from {{ ref('int_order_days') }}
+),
+
+categories as (
+    select * from {{ ref('int_customer_categories') }}
+),
+
+refunds_by_cutoff as (
+    select
+        cutoffs.cutoff_date,
+        returns.order_id,
+        sum(returns.refund_amount) as refunded
+    from returns
+    inner join cutoffs on returns.returned_on <= cutoffs.cutoff_date
+    group by cutoffs.cutoff_date, returns.order_id
+),
+
+orders_by_cutoff as (
+    select
+        cutoffs.cutoff_date,
+        orders.customer_id,
+        orders.ordered_on,
+        orders.amount,
+        orders.discount,
+        orders.amount - least(coalesce(refunds.refunded, 0), orders.amount) as net_value,
+        refunds.order_id is not null as is_returned,
+        {{ days_between('orders.ordered_on', 'cutoffs.cutoff_date') }} as age_days
+    from orders
+    inner join cutoffs on orders.ordered_on <= cutoffs.cutoff_date
+    left join refunds_by_cutoff as refunds
+        on cutoffs.cutoff_date = refunds.cutoff_date and orders.order_id = refunds.order_id
+),
+
+order_stats as (
+    select
+        cutoff_date,
+        customer_id,
+        min(age_days) as days_since_last_order,
+        count(*) as order_count,
+        sum(net_value) as total_value_net,
+        avg(net_value) as mean_value_net,
+        max(net_value) as max_value_net,
+        coalesce(stddev_samp(net_value), 0) as std_value_net,
+        avg(cast(is_returned as double)) as return_rate,
+        coalesce(sum(discount) / nullif(sum(amount + discount), 0), 0) as discount_share,
+        {%- for w in [7, 30, 90, 180, 365] %}
+            count(*) filter (where age_days < {{ w }}) as orders_{{ w }}d,
+            coalesce(sum(net_value) filter (where age_days < {{ w }}), 0) as value_{{ w }}d,
+        {%- endfor %}
+        coalesce(sum(net_value) filter (where age_days >= 90 and age_days < 180), 0) as value_prev_90d,
+        coalesce(
+            sum(amount) filter (where month(ordered_on) in (11, 12)) / nullif(sum(amount), 0), 0
+        ) as holiday_spend_share
+    from orders_by_cutoff
+    group by cutoff_date, customer_id
+),
+
+btyd as (
+    select
+        cutoffs.cutoff_date,
+        order_days.customer_id,
+        count(*) - 1 as frequency,
+        {{ days_between('min(order_days.ordered_on)', 'max(order_days.ordered_on)') }} as recency_days,
+        {{ days_between('min(order_days.ordered_on)', 'cutoffs.cutoff_date') }} as t_days,
+        coalesce(
+            (sum(order_days.day_amount) - arg_min(order_days.day_amount, order_days.ordered_on))
+            / nullif(count(*) - 1, 0),
+            0
+        ) as monetary_value,
+        -- the first purchase day has no gap, so this is over repeat purchases only
+        coalesce(stddev_samp(order_days.gap_days), 0) as interpurchase_std_days
+    from order_days
+    inner join cutoffs on order_days.ordered_on <= cutoffs.cutoff_date
+    group by cutoffs.cutoff_date, order_days.customer_id
+),
+
+breadth as (
+    select
+        cutoffs.cutoff_date,
+        categories.customer_id,
+        count(*) as category_breadth
+    from categories
+    inner join cutoffs on categories.first_bought_on <= cutoffs.cutoff_date
+    group by cutoffs.cutoff_date, categories.customer_id
+),
+
+final as (
+    select
+        btyd.cutoff_date,
+        btyd.customer_id,
+        btyd.frequency,
+        btyd.recency_days,
+        btyd.t_days,
+        btyd.recency_days / 7.0 as recency_weeks,
+        btyd.t_days / 7.0 as t_weeks,
+        btyd.monetary_value,
+        order_stats.* exclude (cutoff_date, customer_id, value_prev_90d),
+        coalesce(btyd.recency_days / nullif(btyd.frequency, 0), 0) as interpurchase_mean_days,
+        btyd.interpurchase_std_days,
+        coalesce(
+            (order_stats.value_90d - order_stats.value_prev_90d)
+            / nullif(abs(order_stats.value_90d) + abs(order_stats.value_prev_90d), 0),
+            0
+        ) as spend_trend_90d,
+        coalesce(breadth.category_breadth, 0) as category_breadth
+    from btyd
+    inner join order_stats
+        on btyd.cutoff_date = order_stats.cutoff_date and btyd.customer_id = order_stats.customer_id
+    left join breadth
+        on btyd.cutoff_date = breadth.cutoff_date and btyd.customer_id = breadth.customer_id
+)
+
+select * from final

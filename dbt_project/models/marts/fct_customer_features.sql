@@ -1,0 +1,113 @@
+-- One row per customer per cutoff: point-in-time features computed only from data on or before
+-- the cutoff day. Incremental: each run (re)builds the cutoffs of int_cutoffs_to_build and drops
+-- cutoffs that are no longer wanted (an earlier scoring cutoff, say).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='cutoff_date',
+        on_schema_change='fail',
+        post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from " ~ ref('int_cutoffs') ~ ")"
+    )
+}}
+{%- set metrics = ['sessions', 'page_views', 'product_views', 'searches', 'add_to_carts', 'checkout_starts',
+                   'cart_abandonment_rate', 'dwell_minutes', 'reviews', 'mean_rating', 'wishlist_adds'] %}
+{%- set order_columns = ['order_count', 'total_value_net', 'mean_value_net', 'max_value_net', 'std_value_net',
+                         'return_rate', 'discount_share', 'orders_30d', 'orders_90d', 'orders_180d', 'orders_365d',
+                         'value_30d', 'value_90d', 'value_180d', 'value_365d', 'interpurchase_mean_days',
+                         'interpurchase_std_days', 'spend_trend_90d'] %}
+{%- set cats = var('feature_categories') %}
+with spine as (
+    select * from {{ ref('int_customers_at_cutoffs') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_aggregated_to_customer_cutoffs') }}
+),
+
+behaviour as (
+    select * from {{ ref('int_events_aggregated_to_customer_cutoffs') }}
+),
+
+rfm as (
+    select * from {{ ref('int_rfm_scores') }}
+),
+
+joined as (
+    select
+        spine.customer_id,
+        spine.cutoff_date,
+        spine.cutoff_role,
+        -- BTYD summary (Fader-Hardie): zero for a customer with no purchase yet
+        cast(coalesce(orders.frequency, 0) as double) as frequency,
+        cast(coalesce(orders.recency_days, 0) as double) as recency_days,
+        cast(coalesce(orders.t_days, 0) as double) as t_days,
+        coalesce(orders.recency_weeks, 0) as recency_weeks,
+        coalesce(orders.t_weeks, 0) as t_weeks,
+        coalesce(orders.monetary_value, 0) as monetary_value,
+        -- orders; with no order yet, the time since the last order is the tenure
+        cast(coalesce(orders.days_since_last_order, spine.tenure_days) as double) as days_since_last_order,
+        {%- for c in order_columns %}
+            cast(coalesce(orders.{{ c }}, 0) as double) as {{ c }},
+        {%- endfor %}
+        cast(spine.tenure_days as double) as tenure_days,
+        coalesce(orders.holiday_spend_share, 0) as holiday_spend_share,
+        cast(coalesce(orders.category_breadth, 0) as double) as category_breadth,
+        -- behaviour, zero-filled when a shop has no events
+        {%- for w in [7, 30, 90] %}
+            {%- for m in metrics %}
+                {%- if m == 'cart_abandonment_rate' %}
+                    coalesce(
+                        greatest(behaviour.cart_sessions_{{ w }}d - coalesce(orders.orders_{{ w }}d, 0), 0)
+                        / nullif(behaviour.cart_sessions_{{ w }}d, 0),
+                        0
+                    ) as cart_abandonment_rate_{{ w }}d,
+                {%- elif m == 'dwell_minutes' %}
+                    coalesce(behaviour.dwell_seconds_{{ w }}d / 60.0, 0) as dwell_minutes_{{ w }}d,
+                {%- elif m == 'mean_rating' %}
+                    coalesce(behaviour.rating_sum_{{ w }}d / nullif(behaviour.reviews_{{ w }}d, 0), 0)
+                        as mean_rating_{{ w }}d,
+                {%- else %}
+                    cast(coalesce(behaviour.{{ m }}_{{ w }}d, 0) as double) as {{ m }}_{{ w }}d,
+                {%- endif %}
+            {%- endfor %}
+        {%- endfor %}
+        coalesce(
+            (behaviour.sessions_30d - coalesce(behaviour.sessions_prev_30d, 0))
+            / nullif(behaviour.sessions_30d + coalesce(behaviour.sessions_prev_30d, 0), 0),
+            0
+        ) as engagement_trend_30d,
+        cast(
+            coalesce({{ days_between('behaviour.last_session_on', 'spine.cutoff_date') }}, spine.tenure_days)
+            as double
+        ) as days_since_last_session,
+        spine.acquisition_channel,
+        spine.region,
+        spine.age_band,
+        spine.gender
+    from spine
+    left join orders on spine.cutoff_date = orders.cutoff_date and spine.customer_id = orders.customer_id
+    left join behaviour on spine.cutoff_date = behaviour.cutoff_date and spine.customer_id = behaviour.customer_id
+),
+
+final as (
+    select
+        joined.* exclude (acquisition_channel, region, age_band, gender),
+        rfm.rfm_recency_score,
+        rfm.rfm_frequency_score,
+        rfm.rfm_monetary_score,
+        rfm.rfm_segment,
+        {%- for prefix, column in [('channel', 'acquisition_channel'), ('region', 'region'), ('age', 'age_band'), ('gender', 'gender')] %}
+            {%- for value in cats[prefix] %}
+                cast(coalesce(joined.{{ column }} = '{{ value }}', false) as double) as {{ prefix }}_{{ slug(value) }},
+            {%- endfor %}
+        {%- endfor %}
+        joined.acquisition_channel,
+        joined.region,
+        joined.age_band,
+        joined.gender
+    from joined
+    inner join rfm on joined.cutoff_date = rfm.cutoff_date and joined.customer_id = rfm.customer_id
+)
+
+select * from final

@@ -1,0 +1,21 @@
+with source as (
+    select * from {{ source('shop', 'events') }}
+),
+
+renamed as (
+    select
+        event_id,
+        customer_id,
+        -- Without session ids, an hour of one customer's activity stands in for a session.
+        event_at,
+        event_type,
+        category,
+        dwell_seconds,
+        rating,
+        coalesce(session_id, customer_id || '@' || strftime(event_at, '%Y%m%d%H')) as session_id,
+        cast(event_at as date) as event_on
+    from source
+    qualify row_number() over (partition by event_id order by _load_id desc) = 1
+)
+
+select * from renamed

@@ -1,0 +1,82 @@
+"""The feature contract: the ordered features every model consumes, defined once.
+
+The dbt views ``ml_training_set`` and ``ml_scoring_set`` must have exactly these columns (after
+their key columns), training builds its matrix in this order, every ONNX model takes them as its
+``features`` input in this order, and model cards carry the spec hash. A mismatch anywhere is
+refused with a message naming the differing features. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+CONTRACT_VERSION = 1
+
+# Categories one-hot encoded the same way for every model; other values encode as all zeros.
+CHANNELS = ("organic_search", "paid_search", "paid_social", "email", "referral", "affiliate", "direct")
+REGIONS = ("Central Europe", "Western Europe", "UK and Ireland", "Southern Europe", "Nordics",
+           "Eastern Europe", "North America")  # fmt: skip
+AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+GENDERS = ("female", "male", "non_binary", "undisclosed")
+
+BTYD = ("frequency", "recency_days", "t_days", "recency_weeks", "t_weeks", "monetary_value")
+ORDERS = (
+    "days_since_last_order", "order_count", "total_value_net", "mean_value_net", "max_value_net",
+    "std_value_net", "return_rate", "discount_share",
+    "orders_30d", "orders_90d", "orders_180d", "orders_365d",
+    "value_30d", "value_90d", "value_180d", "value_365d",
+    "interpurchase_mean_days", "interpurchase_std_days", "spend_trend_90d", "tenure_days",
+    "holiday_spend_share", "category_breadth",
+)  # fmt: skip
+BEHAVIOUR_METRICS = (
+    "sessions", "page_views", "product_views", "searches", "add_to_carts", "checkout_starts",
+    "cart_abandonment_rate", "dwell_minutes", "reviews", "mean_rating", "wishlist_adds",
+)  # fmt: skip
+BEHAVIOUR_WINDOWS = (7, 30, 90)
+BEHAVIOUR = (
+    *(f"{m}_{w}d" for w in BEHAVIOUR_WINDOWS for m in BEHAVIOUR_METRICS),
+    "engagement_trend_30d",
+    "days_since_last_session",
+)
+RFM = ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
+
+
+def slug(value: str) -> str:
+    """Column-name form of a category value: ``UK and Ireland`` -> ``uk_and_ireland``."""
+    out = "".join(ch if ch.isalnum() else "_" for ch in value.lower()).strip("_")
+    return {"65": "65_plus"}.get(out, out)
+
+
+ATTRIBUTES = (
+    tuple(f"channel_{slug(v)}" for v in CHANNELS)
+    + tuple(f"region_{slug(v)}" for v in REGIONS)
+    + tuple(f"age_{slug(v)}" for v in AGE_BANDS)
+    + tuple(f"gender_{slug(v)}" for v in GENDERS)
+)
+
+FEATURES: tuple[str, ...] = BTYD + ORDERS + BEHAVIOUR + RFM + ATTRIBUTES
+FEATURE_TYPE = "DOUBLE"  # every feature, in DuckDB; models take float32
+KEY_COLUMNS = (("customer_id", "VARCHAR"), ("cutoff_date", "DATE"))
+LABELS = (("future_value", "DOUBLE"), ("future_orders", "BIGINT"), ("churned", "INTEGER"))
+
+
+def spec_hash(features: tuple[str, ...] = FEATURES) -> str:
+    """sha256 of the ordered feature names and types; travels in ONNX metadata and model cards."""
+    payload = json.dumps({"version": CONTRACT_VERSION, "features": [[f, FEATURE_TYPE] for f in features]})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def differences(actual: list[str] | tuple[str, ...], expected: tuple[str, ...] = FEATURES) -> str:
+    """Human-readable difference between a column list and the contract ('' when equal)."""
+    missing = [f for f in expected if f not in actual]
+    extra = [f for f in actual if f not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing}")
+    if extra:
+        parts.append(f"unexpected {extra}")
+    if not parts and tuple(actual) != tuple(expected):
+        first = next(i for i, (a, e) in enumerate(zip(actual, expected, strict=True)) if a != e)
+        parts.append(f"order differs from position {first}: {actual[first]!r} where {expected[first]!r} belongs")
+    return "; ".join(parts)
