@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from clv import __version__, console
+from clv.errors import ClvError
 from ingest.errors import IngestError
 
 DEFAULT_DB = "build/clv.duckdb"
@@ -80,10 +81,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--max-date", default=None, help="reject timestamps after this date (default: tomorrow)")
 
+    build = sub.add_parser(
+        "build",
+        help="build the dbt feature layer: point-in-time features, labels, segments",
+        description="Run `dbt build` on dbt_project/ against the database: staging, features for the scoring "
+        "cutoff and every training cutoff, labels, RFM segments, and their tests. Incremental: cutoffs already "
+        "built are kept; use --full-refresh after loading data dated before earlier cutoffs.",
+    )
+    _add_db(build)
+    build.add_argument("--as-of-date", help="scoring cutoff YYYY-MM-DD (default: the day after the last order)")
+    build.add_argument(
+        "--training-cutoff", dest="training_cutoffs", action="append", metavar="YYYY-MM-DD",
+        help="a training cutoff; may repeat (default: month ends going back from the last fully observed one)",
+    )  # fmt: skip
+    build.add_argument("--n-training-cutoffs", type=int, help="number of default training cutoffs (default: 12)")
+    build.add_argument("--horizon-days", type=int, help="label horizon in days (default: 365)")
+    build.add_argument("--churn-window-days", type=int, help="churn window in days (default: 90)")
+    build.add_argument("--full-refresh", action="store_true", help="rebuild every cutoff")
+    build.add_argument("--select", help="dbt selector, to build part of the project")
+
     demo = sub.add_parser(
         "demo",
         help="run the whole pipeline on a generated sample shop",
-        description="Generate a sample shop and run every stage on it: load into DuckDB (more stages as they land).",
+        description="Generate a sample shop and run every stage on it: load into DuckDB and build the features "
+        "(more stages as they land).",
     )
     _add_db(demo)
     _shop_args(demo, 50_000)
@@ -98,10 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not hasattr(args, "db"):
         args.db = DEFAULT_DB
-    handler = {"generate": commands.cmd_generate, "load": commands.cmd_load, "demo": commands.cmd_demo}[args.command]
+    handler = {
+        "generate": commands.cmd_generate,
+        "load": commands.cmd_load,
+        "build": commands.cmd_build,
+        "demo": commands.cmd_demo,
+    }[args.command]
     try:
         return handler(args)
-    except IngestError as err:
+    except (IngestError, ClvError) as err:
         return console.fail(str(err))
     except KeyboardInterrupt:
         return console.fail("interrupted; nothing was committed")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from clv import console
+from clv.build import BuildResult, build_features, dbt_vars
 from ingest import generate_shop
 from ingest.loader import LoadReport, load_files
 from ingest.mapping import apply_flags, read_mapping
@@ -33,14 +34,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def print_load_report(report: LoadReport) -> None:
     """The per-file counts of a load, with the rules that rejected rows."""
+    per_table: dict[str, int] = {}
+    for f in report.files:
+        per_table[f.table] = per_table.get(f.table, 0) + 1
     rows = []
     for f in report.files:
         rules = ", ".join(f"{k} {v:,}" for k, v in sorted(f.rejected_by_rule.items(), key=lambda kv: -kv[1]))
-        rows.append([f.table, Path(f.source_file).name, f.rows_read, f.rows_inserted, f.rows_updated,
-                     f.rows_unchanged, f.rows_rejected, rules or "-"])  # fmt: skip
+        name = f.table if per_table[f.table] == 1 else f"{f.table} ({Path(f.source_file).name})"
+        rows.append([name, f.rows_read, f.rows_inserted, f.rows_updated, f.rows_unchanged, f.rows_rejected,
+                     rules or "-"])  # fmt: skip
     console.table(
         f"Load {report.load_id} into {report.db_path}",
-        ["table", "file", "read", "new", "updated", "unchanged", "rejected", "rejected by rule"],
+        ["table", "read", "new", "updated", "same", "rejected", "rejected by rule"],
         rows,
     )
     totals = report.totals()
@@ -63,6 +68,32 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_build_result(result: BuildResult, db: str) -> None:
+    """Say what the build produced, including when there is nothing to train on."""
+    if result.training_cutoffs:
+        console.out.print(
+            f"Built features for scoring cutoff {result.scoring_cutoff} and {len(result.training_cutoffs)} "
+            f"training cutoffs ({result.training_cutoffs[0]} to {result.training_cutoffs[-1]}) in {db}."
+        )
+    else:
+        console.out.print(
+            f"[yellow]No training cutoffs:[/] the history is shorter than the horizon, so only the scoring "
+            f"cutoff {result.scoring_cutoff} was built; training will fit the BG/NBD baseline alone."
+        )
+    console.out.print("Query them: ml_scoring_set, ml_training_set, fct_customer_features, fct_customer_labels.")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build the dbt feature layer."""
+    variables = dbt_vars(args.as_of_date, args.training_cutoffs, args.horizon_days, args.churn_window_days,
+                         args.n_training_cutoffs)  # fmt: skip
+    with console.progress_bar("dbt build") as update:
+        result = build_features(args.db, variables, full_refresh=args.full_refresh, select=args.select,
+                                progress=lambda done, total, _name: update(done, total))  # fmt: skip
+    print_build_result(result, args.db)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the sample shop and run every stage that exists on it."""
     gen = argparse.Namespace(
@@ -74,7 +105,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with console.out.status("Loading the sample shop…"):
         report = load_files(args.db, inputs, progress=console.out.print)
     print_load_report(report)
+    with console.progress_bar("Building features (dbt build)") as update:
+        result = build_features(args.db, progress=lambda done, total, _name: update(done, total))
+    print_build_result(result, args.db)
     console.out.print(
-        f'\nThe raw tables are in [bold]{args.db}[/]. Try:\n  duckdb {args.db} -c "select count(*) from raw.orders"'
+        f'\nTry: duckdb {args.db} -c "select rfm_segment, count(*) from fct_customer_features '
+        f"where cutoff_role = 'scoring' group by 1 order by 2 desc\""
     )
     return 0

@@ -53,18 +53,21 @@ order_stats as (
         min(age_days) as days_since_last_order,
         count(*) as order_count,
         sum(net_value) as total_value_net,
-        avg(net_value) as mean_value_net,
+        cast(sum(net_value) as double) / count(*) as mean_value_net,
         max(net_value) as max_value_net,
-        coalesce(stddev_samp(net_value), 0) as std_value_net,
-        avg(cast(is_returned as double)) as return_rate,
-        coalesce(sum(discount) / nullif(sum(amount + discount), 0), 0) as discount_share,
+        coalesce({{ exact_stddev('net_value') }}, 0) as std_value_net,
+        count(*) filter (where is_returned) / count(*) as return_rate,
+        coalesce(cast(sum(discount) as double) / nullif(cast(sum(amount + discount) as double), 0), 0)
+            as discount_share,
         {%- for w in [7, 30, 90, 180, 365] %}
             count(*) filter (where age_days < {{ w }}) as orders_{{ w }}d,
             coalesce(sum(net_value) filter (where age_days < {{ w }}), 0) as value_{{ w }}d,
         {%- endfor %}
         coalesce(sum(net_value) filter (where age_days >= 90 and age_days < 180), 0) as value_prev_90d,
         coalesce(
-            sum(amount) filter (where month(ordered_on) in (11, 12)) / nullif(sum(amount), 0), 0
+            cast(sum(amount) filter (where month(ordered_on) in (11, 12)) as double)
+            / nullif(cast(sum(amount) as double), 0),
+            0
         ) as holiday_spend_share
     from orders_by_cutoff
     group by cutoff_date, customer_id
@@ -78,12 +81,12 @@ btyd as (
         {{ days_between('min(order_days.ordered_on)', 'max(order_days.ordered_on)') }} as recency_days,
         {{ days_between('min(order_days.ordered_on)', 'cutoffs.cutoff_date') }} as t_days,
         coalesce(
-            (sum(order_days.day_amount) - arg_min(order_days.day_amount, order_days.ordered_on))
+            cast(sum(order_days.day_amount) - arg_min(order_days.day_amount, order_days.ordered_on) as double)
             / nullif(count(*) - 1, 0),
             0
         ) as monetary_value,
         -- the first purchase day has no gap, so this is over repeat purchases only
-        coalesce(stddev_samp(order_days.gap_days), 0) as interpurchase_std_days
+        coalesce({{ exact_stddev('order_days.gap_days') }}, 0) as interpurchase_std_days
     from order_days
     inner join cutoffs on order_days.ordered_on <= cutoffs.cutoff_date
     group by cutoffs.cutoff_date, order_days.customer_id
@@ -113,8 +116,8 @@ final as (
         coalesce(btyd.recency_days / nullif(btyd.frequency, 0), 0) as interpurchase_mean_days,
         btyd.interpurchase_std_days,
         coalesce(
-            (order_stats.value_90d - order_stats.value_prev_90d)
-            / nullif(abs(order_stats.value_90d) + abs(order_stats.value_prev_90d), 0),
+            cast(order_stats.value_90d - order_stats.value_prev_90d as double)
+            / nullif(cast(abs(order_stats.value_90d) + abs(order_stats.value_prev_90d) as double), 0),
             0
         ) as spend_trend_90d,
         coalesce(breadth.category_breadth, 0) as category_breadth

@@ -7,9 +7,10 @@
         incremental_strategy='delete+insert',
         unique_key='cutoff_date',
         on_schema_change='fail',
-        post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from " ~ ref('int_cutoffs') ~ ")"
+        post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from {{ ref('int_cutoffs') }})"
     )
 }}
+-- depends_on: {{ ref('int_cutoffs') }}
 {%- set metrics = ['sessions', 'page_views', 'product_views', 'searches', 'add_to_carts', 'checkout_starts',
                    'cart_abandonment_rate', 'dwell_minutes', 'reviews', 'mean_rating', 'wishlist_adds'] %}
 {%- set order_columns = ['order_count', 'total_value_net', 'mean_value_net', 'max_value_net', 'std_value_net',
@@ -44,28 +45,28 @@ joined as (
         cast(coalesce(orders.t_days, 0) as double) as t_days,
         coalesce(orders.recency_weeks, 0) as recency_weeks,
         coalesce(orders.t_weeks, 0) as t_weeks,
-        coalesce(orders.monetary_value, 0) as monetary_value,
+        cast(coalesce(orders.monetary_value, 0) as double) as monetary_value,
         -- orders; with no order yet, the time since the last order is the tenure
         cast(coalesce(orders.days_since_last_order, spine.tenure_days) as double) as days_since_last_order,
         {%- for c in order_columns %}
             cast(coalesce(orders.{{ c }}, 0) as double) as {{ c }},
         {%- endfor %}
         cast(spine.tenure_days as double) as tenure_days,
-        coalesce(orders.holiday_spend_share, 0) as holiday_spend_share,
+        cast(coalesce(orders.holiday_spend_share, 0) as double) as holiday_spend_share,
         cast(coalesce(orders.category_breadth, 0) as double) as category_breadth,
         -- behaviour, zero-filled when a shop has no events
         {%- for w in [7, 30, 90] %}
             {%- for m in metrics %}
                 {%- if m == 'cart_abandonment_rate' %}
                     coalesce(
-                        greatest(behaviour.cart_sessions_{{ w }}d - coalesce(orders.orders_{{ w }}d, 0), 0)
+                        cast(greatest(behaviour.cart_sessions_{{ w }}d - coalesce(orders.orders_{{ w }}d, 0), 0) as double)
                         / nullif(behaviour.cart_sessions_{{ w }}d, 0),
                         0
                     ) as cart_abandonment_rate_{{ w }}d,
                 {%- elif m == 'dwell_minutes' %}
-                    coalesce(behaviour.dwell_seconds_{{ w }}d / 60.0, 0) as dwell_minutes_{{ w }}d,
+                    coalesce(cast(behaviour.dwell_seconds_{{ w }}d as double) / 60, 0) as dwell_minutes_{{ w }}d,
                 {%- elif m == 'mean_rating' %}
-                    coalesce(behaviour.rating_sum_{{ w }}d / nullif(behaviour.reviews_{{ w }}d, 0), 0)
+                    coalesce(cast(behaviour.rating_sum_{{ w }}d as double) / nullif(behaviour.reviews_{{ w }}d, 0), 0)
                         as mean_rating_{{ w }}d,
                 {%- else %}
                     cast(coalesce(behaviour.{{ m }}_{{ w }}d, 0) as double) as {{ m }}_{{ w }}d,
@@ -73,7 +74,7 @@ joined as (
             {%- endfor %}
         {%- endfor %}
         coalesce(
-            (behaviour.sessions_30d - coalesce(behaviour.sessions_prev_30d, 0))
+            cast(behaviour.sessions_30d - coalesce(behaviour.sessions_prev_30d, 0) as double)
             / nullif(behaviour.sessions_30d + coalesce(behaviour.sessions_prev_30d, 0), 0),
             0
         ) as engagement_trend_30d,

@@ -69,7 +69,7 @@ final as (
     select
         spine.customer_id,
         spine.cutoff_date,
-        coalesce(per_customer.future_value, 0) as future_value,
+        cast(coalesce(per_customer.future_value, 0) as double) as future_value,
         coalesce(per_customer.future_orders, 0) as future_orders,
         cast(coalesce(per_customer.churn_window_orders, 0) = 0 as integer) as churned
     from spine

@@ -10,7 +10,8 @@ renamed as (
         event_at,
         event_type,
         category,
-        dwell_seconds,
+        -- DECIMAL so that summed dwell times are exact (see the money macro)
+        cast(dwell_seconds as decimal(18, 3)) as dwell_seconds,
         rating,
         coalesce(session_id, customer_id || '@' || strftime(event_at, '%Y%m%d%H')) as session_id,
         cast(event_at as date) as event_on

@@ -9,7 +9,7 @@ renamed as (
         product_id,
         coalesce(category, 'unknown') as category,
         coalesce(quantity, 1) as quantity,
-        unit_price
+        {{ money('unit_price') }} as unit_price
     from source
     qualify row_number() over (partition by order_item_id order by _load_id desc) = 1
 )

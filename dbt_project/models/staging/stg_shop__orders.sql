@@ -8,8 +8,8 @@ renamed as (
         customer_id,
         ordered_at,
         cast(ordered_at as date) as ordered_on,
-        amount,
-        coalesce(discount, 0) as discount,
+        {{ money('amount') }} as amount,
+        {{ money('coalesce(discount, 0)') }} as discount,
         currency
     from source
     qualify row_number() over (partition by order_id order by _load_id desc) = 1

@@ -8,7 +8,7 @@ renamed as (
         order_id,
         returned_at,
         cast(returned_at as date) as returned_on,
-        refund_amount
+        {{ money('refund_amount') }} as refund_amount
     from source
     qualify row_number() over (partition by return_id order by _load_id desc) = 1
 )

@@ -1,0 +1,199 @@
+"""``build_features``: run ``dbt build`` on the feature layer with the right profile and vars.
+
+Runs dbt as a subprocess with JSON logs, so progress can be reported model by model and failures
+turned into one line. dbt's own artefacts (``target/``, logs) go next to the database, never into
+the repository.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from clv.errors import ClvError
+
+DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class BuildResult:
+    """What a build did."""
+
+    nodes: int
+    messages: list[str] = field(default_factory=list)
+    training_cutoffs: list[str] = field(default_factory=list)
+    scoring_cutoff: str | None = None
+
+
+def dbt_vars(
+    as_of_date: str | None = None,
+    training_cutoffs: list[str] | None = None,
+    horizon_days: int | None = None,
+    churn_window_days: int | None = None,
+    n_training_cutoffs: int | None = None,
+) -> dict[str, object]:
+    """The dbt vars for the given settings (unset ones keep the project's defaults)."""
+    out: dict[str, object] = {}
+    for name, value in (
+        ("as_of_date", as_of_date),
+        ("training_cutoffs", training_cutoffs),
+        ("horizon_days", horizon_days),
+        ("churn_window_days", churn_window_days),
+        ("n_training_cutoffs", n_training_cutoffs),
+    ):
+        if value is not None:
+            out[name] = value
+    for name, dates in (("as_of_date", [as_of_date]), ("training_cutoffs", training_cutoffs or [])):
+        for d in dates:
+            if d is None:
+                continue
+            try:
+                dt.date.fromisoformat(d)
+            except (TypeError, ValueError) as err:
+                raise ClvError(f"{name} must be dates like 2024-12-31, got {d!r}") from err
+    for name in ("horizon_days", "churn_window_days", "n_training_cutoffs"):
+        if name in out and (not isinstance(out[name], int) or out[name] < 1):
+            raise ClvError(f"{name} must be a positive whole number of days, got {out[name]!r}")
+    return out
+
+
+def _check_database(db: Path) -> None:
+    if not db.exists():
+        raise ClvError(f"no database at {db}: load data first with `clv load --db {db} --orders FILE`")
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            n = con.execute("SELECT count(*) FROM raw.orders").fetchone()[0]
+    except duckdb.CatalogException as err:
+        hint = f"load data first with `clv load --db {db} --orders FILE`"
+        raise ClvError(f"{db} has no raw.orders table: {hint}") from err
+    except duckdb.IOException as err:
+        raise ClvError(f"cannot open {db} ({str(err).splitlines()[0]}): close other programs using it") from err
+    if n == 0:
+        raise ClvError(f"{db} has no orders yet: load some with `clv load --db {db} --orders FILE`")
+
+
+def build_features(
+    db_path: str | Path,
+    variables: dict[str, object] | None = None,
+    full_refresh: bool = False,
+    select: str | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Run ``dbt build`` (models and their tests) on the database.
+
+    Parameters
+    ----------
+    db_path
+        DuckDB file holding schema ``raw`` (from ``clv load``).
+    variables
+        dbt vars, see ``dbt_vars``.
+    full_refresh
+        Rebuild every cutoff instead of only new ones and the scoring cutoff.
+    select
+        A dbt selector to build part of the project.
+    progress
+        Called with (nodes done, nodes in all, node description) as each node finishes.
+
+    Raises
+    ------
+    ClvError
+        When dbt is missing, the database is not ready, or a model or test fails.
+    """
+    dbt = _dbt_executable()
+    db = Path(db_path).resolve()
+    _check_database(db)
+    work = db.parent / "dbt"
+    args = [
+        dbt, "--log-format", "json", "--no-use-colors", "build",
+        "--project-dir", str(DBT_PROJECT),
+        "--profiles-dir", str(DBT_PROJECT),
+        "--target-path", str(work / "target"),
+        "--log-path", str(work / "logs"),
+        "--vars", json.dumps(variables or {}),
+    ]  # fmt: skip
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
+
+    result = BuildResult(nodes=0)
+    total = 0
+    # dbt runs in its own process: its global state stays out of ours and its hold on the
+    # database file ends with it. Its JSON log lines drive the progress bar.
+    env = {**os.environ, "CLV_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            event = _parse(line)
+            if event is None:
+                tail = [*tail, line.rstrip()][-5:]
+                continue
+            name, data = event
+            if name == "LogStartLine":
+                total = int(data.get("total", total))
+            elif name == "NodeFinished":
+                result.nodes += 1
+                if progress:
+                    progress(result.nodes, total, data.get("node_info", {}).get("node_name", ""))
+            elif name == "JinjaLogInfo":
+                result.messages.append(data.get("msg", ""))
+            elif name in ("MainEncounteredError", "MainStackTrace", "CompilationError"):
+                tail.append(data.get("exc", "") or data.get("msg", ""))
+        code = proc.wait()
+    if code != 0:
+        raise ClvError(_failure(work, tail))
+    _read_cutoffs(db, result)
+    return result
+
+
+def _dbt_executable() -> str:
+    beside = Path(sys.executable).with_name("dbt")
+    found = str(beside) if beside.exists() else shutil.which("dbt")
+    if not found:
+        raise ClvError("dbt is not installed: install it with `pip install -e '.[dbt]'` (make install does)")
+    return found
+
+
+def _parse(line: str) -> tuple[str, dict] | None:
+    try:
+        record = json.loads(line)
+        return record["info"]["name"], record.get("data", {})
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _failure(work: Path, tail: list[str]) -> str:
+    """One line naming the first failed node and its message, from dbt's run_results.json."""
+    log = work / "logs" / "dbt.log"
+    try:
+        results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        results = []
+    failed = [r for r in results if r.get("status") in ("error", "fail")]
+    if failed:
+        first = failed[0]
+        lines = [m.strip() for m in (first.get("message") or first["status"]).strip().splitlines() if m.strip()]
+        message = lines[0] if len(lines) == 1 else f"{lines[0]}: {lines[-1]}"
+        node = first["unique_id"].split(".")[-1]
+        return f"dbt build failed at {node} ({len(failed)} failure(s)): {message}; details in {log}"
+    detail = next((t.strip().splitlines()[0] for t in reversed(tail) if t.strip()), "see the log")
+    return f"dbt could not run: {detail}; details in {log}"
+
+
+def _read_cutoffs(db: Path, result: BuildResult) -> None:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT cutoff_date, cutoff_role FROM intermediate.int_cutoffs ORDER BY 1").fetchall()
+    result.training_cutoffs = [str(d) for d, role in rows if role == "training"]
+    result.scoring_cutoff = next((str(d) for d, role in rows if role == "scoring"), None)

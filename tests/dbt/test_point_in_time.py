@@ -1,0 +1,121 @@
+"""Point in time and incremental builds: the future never leaks, and increments equal rebuilds."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from clv.build import build_features, dbt_vars
+from clv.errors import ClvError
+from ingest import generate_shop
+from ingest.loader import load_files
+from tests.conftest import SHOP_TABLES, shop_inputs, write
+from tests.dbt.conftest import copy_db
+
+FIXED = dbt_vars(as_of_date="2026-01-01", training_cutoffs=["2024-06-30", "2024-09-30"])
+
+
+def table(db, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_future_orders_and_events_change_labels_but_never_features(built, tmp_path):
+    db = copy_db(built.db, tmp_path / "pit.duckdb")
+    build_features(db, FIXED, full_refresh=True)
+    features = "SELECT * FROM fct_customer_features WHERE cutoff_date = DATE '2024-06-30' ORDER BY customer_id"
+    labels = "SELECT * FROM fct_customer_labels WHERE cutoff_date = DATE '2024-06-30' ORDER BY customer_id"
+    before_f, before_l = table(db, features), table(db, labels)
+    customers = [r[0] for r in table(db, "SELECT customer_id FROM dim_customers ORDER BY customer_id LIMIT 50")]
+    # A burst of activity for 50 customers right after the cutoff (and after every other cutoff's day).
+    orders = "order_id,customer_id,ordered_at,amount\n" + "".join(
+        f"FUT{i},{c},2024-07-0{1 + i % 9} 12:00:00,{100 + i}\n" for i, c in enumerate(customers)
+    )
+    events = "event_id,customer_id,event_at,event_type\n" + "".join(
+        f"FUTE{i},{c},2024-07-02 10:00:00,page_view\n" for i, c in enumerate(customers)
+    )
+    load_files(
+        db, {"orders": [str(write(tmp_path / "o.csv", orders))], "events": [str(write(tmp_path / "e.csv", events))]}
+    )
+    build_features(db, FIXED, full_refresh=True)
+    assert table(db, features) == before_f
+    after_l = table(db, labels)
+    assert after_l != before_l
+    changed = {r[0] for r in after_l} - {r[0] for r in before_l} | {
+        a[0] for a, b in zip(after_l, before_l, strict=True) if a != b
+    }
+    assert changed == set(customers)
+
+
+def split_shop(shop, where: str, folder, con) -> dict[str, list[str]]:
+    """Copy of the shop's files holding only the rows that satisfy ``where`` on their date."""
+    folder.mkdir(parents=True, exist_ok=True)
+    date_of = {
+        "customers": "signup_at",
+        "orders": "ordered_at",
+        "returns": "returned_at",
+        "events": "event_at",
+    }
+    out = {}
+    for t in SHOP_TABLES:
+        path = folder / f"{t}.parquet"
+        src = f"read_parquet('{shop.files[t]}')"
+        if t == "order_items":
+            orders = f"read_parquet('{shop.files['orders']}')"
+            query = f"SELECT i.* FROM {src} i JOIN {orders} o USING (order_id) WHERE {where.format(d='o.ordered_at')}"
+        else:
+            query = f"SELECT * FROM {src} WHERE {where.format(d=date_of[t])}"
+        con.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet)")
+        out[t] = [str(path)]
+    return out
+
+
+def test_incremental_build_equals_a_full_rebuild(built, tmp_path):
+    con = duckdb.connect()
+    early = split_shop(built.shop, "{d} < TIMESTAMP '2025-07-01'", tmp_path / "early", con)
+    late = split_shop(built.shop, "{d} >= TIMESTAMP '2025-07-01'", tmp_path / "late", con)
+    incremental = tmp_path / "incremental.duckdb"
+    load_files(incremental, early)
+    first = build_features(incremental)
+    assert first.scoring_cutoff == "2025-07-01"
+    load_files(incremental, late)
+    second = build_features(incremental)
+    assert second.scoring_cutoff == "2026-01-01"
+    assert set(second.training_cutoffs) - set(first.training_cutoffs)  # new month ends arrived
+    full = copy_db(built.db, tmp_path / "full.duckdb")  # everything loaded at once, built in one go
+    build_features(full, full_refresh=True)
+    for relation in ("fct_customer_features", "fct_customer_labels"):
+        query = f"SELECT * FROM {relation} ORDER BY cutoff_date, customer_id"
+        assert table(incremental, query) == table(full, query), relation
+
+
+def test_history_shorter_than_the_horizon_builds_scoring_only(tmp_path):
+    shop = generate_shop(tmp_path / "young", customers=300, seed=4, start="2025-06-01", end="2025-12-31")
+    db = tmp_path / "young.duckdb"
+    load_files(db, shop_inputs(shop))
+    result = build_features(db)
+    assert result.training_cutoffs == []
+    assert any("No training cutoffs" in m for m in result.messages)
+    assert table(db, "SELECT count(*) FROM ml_training_set") == [(0,)]
+    assert table(db, "SELECT count(*) FROM ml_scoring_set") == [(300,)]
+
+
+def test_orders_alone_build_with_zero_filled_behaviour(tmp_path, built):
+    db = tmp_path / "orders_only.duckdb"
+    load_files(db, {"orders": [str(built.shop.files["orders"])]})
+    build_features(db)
+    rows = table(db, "SELECT count(*), sum(sessions_90d), sum(page_views_30d), min(channel_direct) FROM ml_scoring_set")
+    assert rows == [(3_000, 0.0, 0.0, 0.0)]
+    tenure_is_fallback = table(
+        db, "SELECT count(*) FROM fct_customer_features WHERE days_since_last_session <> tenure_days"
+    )
+    assert tenure_is_fallback == [(0,)]
+
+
+def test_build_errors_are_one_line_with_the_fix(tmp_path):
+    with pytest.raises(ClvError, match=r"no database at .*clv load"):
+        build_features(tmp_path / "missing.duckdb")
+    with pytest.raises(ClvError, match="horizon_days must be a positive whole number"):
+        dbt_vars(horizon_days=-5)
+    with pytest.raises(ClvError, match="as_of_date must be dates like"):
+        dbt_vars(as_of_date="next week")
