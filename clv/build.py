@@ -20,10 +20,14 @@ from pathlib import Path
 import duckdb
 
 from clv.errors import ClvError
+from ingest.resources import memory_limit
 
 DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 
 Progress = Callable[[int, int, str], None]
+# Info-level events dbt prints when a node is done (NodeFinished is debug-level, not on stdout).
+NODE_DONE = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult",
+             "SkippingDetails")  # fmt: skip
 
 
 @dataclass
@@ -131,7 +135,12 @@ def build_features(
     total = 0
     # dbt runs in its own process: its global state stays out of ours and its hold on the
     # database file ends with it. Its JSON log lines drive the progress bar.
-    env = {**os.environ, "CLV_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "CLV_DB": str(db),
+        "CLV_MEMORY_LIMIT": memory_limit(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
         assert proc.stdout is not None
         tail: list[str] = []
@@ -143,7 +152,7 @@ def build_features(
             name, data = event
             if name == "LogStartLine":
                 total = int(data.get("total", total))
-            elif name == "NodeFinished":
+            elif name in NODE_DONE:
                 result.nodes += 1
                 if progress:
                     progress(result.nodes, total, data.get("node_info", {}).get("node_name", ""))

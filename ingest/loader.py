@@ -19,6 +19,7 @@ import duckdb
 from ingest import ddl
 from ingest.errors import LoadError
 from ingest.mapping import Mapping, TableMapping
+from ingest.resources import memory_limit
 from ingest.rules import Bounds, parse_expr, row_rules
 from ingest.schema import LOAD_ORDER, TABLES, TableSpec
 from ingest.sources import SourceFile, bind_columns, inspect, resolve
@@ -89,54 +90,68 @@ def _stage(
     entries: list[tuple[SourceFile, dict[str, str | None]]],
     tm: TableMapping,
 ) -> None:
-    """Fill temp tables ``stage`` (parsed + raw values per row) and ``malformed`` (unsplittable CSV lines)."""
-    cols = []
-    for c in spec.columns:
-        cols += [f"{ident(c.name)} {ddl.sql_type(c)}", f"{ident(c.name + '__raw')} VARCHAR"]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE stage ({', '.join(cols)}, _file VARCHAR, _line BIGINT)")
+    """View ``stage`` (every source row: parsed values, raw text, file, line) and table ``malformed``.
+
+    Nothing per row is materialised: the view reads the files each time it is scanned, so a
+    load needs memory for its hash tables, not for copies of the data.
+    """
     con.execute("CREATE OR REPLACE TEMP TABLE malformed (_file VARCHAR, _line BIGINT, raw_line VARCHAR)")
-    con.execute(f"SET TimeZone = {lit(tm.timezone)}")
+    parts = []
     for i, (src, bound) in enumerate(entries):
-        rejects = f"rejects_{spec.name}_{i}"
+        name = f"src_{spec.name}_{i}"
         if src.fmt == "csv":
-            con.execute(f"CREATE OR REPLACE TEMP TABLE scan AS {src.read_sql(rejects)}")
-            # DuckDB numbers lines by record (header = 1). WITH ORDINALITY counts only the records
-            # that parsed, so add back the rejected lines that came before each record.
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE scan_lined AS
-                WITH bad AS (SELECT DISTINCT line FROM {rejects}),
-                ranked AS (SELECT line - 1 - row_number() OVER (ORDER BY line) AS good_before,
-                                  row_number() OVER (ORDER BY line) AS bad_so_far FROM bad),
-                steps AS (SELECT good_before, max(bad_so_far) AS bad_so_far FROM ranked GROUP BY 1)
-                SELECT s.*, s.ordinality + 1 + coalesce(st.bad_so_far, 0) AS _line
-                FROM scan s ASOF LEFT JOIN steps st ON s.ordinality > st.good_before
-                """
-            )
+            rejects = f"rejects_{spec.name}_{i}"
+            # First pass: which lines cannot be split. DuckDB numbers lines by record (header = 1);
+            # WITH ORDINALITY counts only records that parsed, so each record's line adds back the
+            # rejected lines before it (the ASOF join below).
+            con.execute(f"SELECT count(*) FROM ({src.read_sql(rejects)})")
             con.execute(
                 f"INSERT INTO malformed SELECT {lit(str(src.path))}, line, first(csv_line ORDER BY column_idx) "
                 f"FROM {rejects} GROUP BY line"
             )
-            source = "scan_lined"
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE steps_{name} AS
+                WITH bad AS (SELECT DISTINCT line FROM {rejects}),
+                ranked AS (SELECT line - 1 - row_number() OVER (ORDER BY line) AS good_before,
+                                  row_number() OVER (ORDER BY line) AS bad_so_far FROM bad)
+                SELECT good_before, max(bad_so_far) AS bad_so_far FROM ranked GROUP BY 1
+                """
+            )
+            source = (
+                # Later scans skip the same lines; their reject rows go to a scratch table.
+                f"(SELECT s.*, s.ordinality + 1 + coalesce(st.bad_so_far, 0) AS _line "
+                f"FROM ({src.read_sql(rejects + '_again')}) s "
+                f"ASOF LEFT JOIN steps_{name} st ON s.ordinality > st.good_before)"
+            )
         else:
-            source = f"({src.read_sql(rejects)})"
+            source = f"({src.read_sql(name)})"
         select = []
         for c in spec.columns:
-            name = bound.get(c.name)
-            if name is None:
-                select += ["NULL", "NULL"]
+            col = bound.get(c.name)
+            if col is None:
+                select += [
+                    f"CAST(NULL AS {ddl.sql_type(c)}) AS {ident(c.name)}",
+                    f"NULL::VARCHAR AS {ident(c.name + '__raw')}",
+                ]
                 continue
-            ref = ident(name)
-            select += [parse_expr(c, ref, src.types[name], tm), f"CAST({ref} AS VARCHAR)"]
+            ref = f"s.{ident(col)}"
+            select += [
+                f"{parse_expr(c, ref, src.types[col], tm)} AS {ident(c.name)}",
+                f"CAST({ref} AS VARCHAR) AS {ident(c.name + '__raw')}",
+            ]
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS "
+            f"SELECT {', '.join(select)}, {lit(str(src.path))} AS _file, s._line AS _line FROM {source} AS s"
+        )
+        parts.append(f"SELECT * FROM {name}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW stage AS {' UNION ALL '.join(parts)}")
+    # Fail here, with the file named, if a format in the mapping cannot be applied at all.
+    for src, _ in entries:
         try:
-            con.execute(f"INSERT INTO stage SELECT {', '.join(select)}, {lit(str(src.path))}, _line FROM {source}")
+            con.execute(f"SELECT count(*) FROM stage WHERE _file = {lit(str(src.path))}")
         except duckdb.Error as err:
-            raise LoadError(
-                f"{src.path}: could not be read ({str(err).splitlines()[0]}): check the mapping's formats"
-            ) from err
-        for t in ("scan", "scan_lined", rejects, rejects + "_scan"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
-    con.execute("SET TimeZone = 'UTC'")
+            raise LoadError(f"{src.path}: could not be read ({str(err).splitlines()[0]}): check the mapping") from err
 
 
 def _rule_case(spec: TableSpec, bound_key: bool, bounds: Bounds) -> str:
@@ -152,56 +167,81 @@ def _rule_case(spec: TableSpec, bound_key: bool, bounds: Bounds) -> str:
 def _check(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, bound_key: bool, bounds: Bounds, enforce_parents: bool
 ) -> None:
-    """Temp table ``checked``: staged rows with their key and the first rule they fail (or NULL)."""
+    """View ``checked``: staged rows with their final key and the first rule they fail (or NULL).
+
+    Repeated keys are found with a hash aggregate (which spills to disk) and only those rows are
+    numbered, instead of sorting every row of a large file.
+    """
+    key = ident(spec.key)
     if bound_key:
-        key = ident(spec.key)
+        key_expr = key
     else:
         # No id column: the key is a hash of the row's values plus its occurrence number, so a
         # reload finds the same keys and identical rows within a file are all kept.
         parts = ", ".join(
             f"coalesce(CAST({ident(c.name)} AS VARCHAR), '\\N')" for c in spec.columns if c.name != spec.key
         )
-        digest = f"md5(concat_ws('|', {parts}))"
-        occurrence = f"row_number() OVER (PARTITION BY _rule IS NULL, {digest} ORDER BY _file, _line)"
-        key = f"substr({digest}, 1, 20) || '-' || {occurrence}"
-    parent_joins, parent_rules = [], []
+        key_expr = f"substr(md5(concat_ws('|', {parts})), 1, 20)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW ruled AS "
+        f"SELECT * EXCLUDE ({key}), {_rule_case(spec, bound_key, bounds)} AS _row_rule, {key_expr} AS _key FROM stage"
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE repeated AS
+        SELECT _key, min({'f': _file, 'l': _line}) AS first FROM ruled
+        WHERE _row_rule IS NULL GROUP BY _key HAVING count(*) > 1
+        """
+    )
+    joins, rules = [], []
+    if bound_key:
+        final_key = "r._key"
+        joins.append("LEFT JOIN repeated rep ON rep._key = r._key")
+        rules.append("WHEN rep._key IS NOT NULL AND {'f': r._file, 'l': r._line} <> rep.first THEN 'duplicate_key'")
+    else:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE occurrences AS
+            SELECT r._file, r._line, row_number() OVER (PARTITION BY r._key ORDER BY r._file, r._line) AS occ
+            FROM ruled r SEMI JOIN repeated USING (_key) WHERE r._row_rule IS NULL
+            """
+        )
+        final_key = "r._key || '-' || coalesce(o.occ, 1)"
+        joins.append("LEFT JOIN occurrences o ON o._file = r._file AND o._line = r._line")
     if enforce_parents:
         for i, (col, parent) in enumerate(spec.parents):
-            pkey = TABLES[parent].key
-            parent_joins.append(f"LEFT JOIN raw.{parent} p{i} ON p{i}.{ident(pkey)} = d.{ident(col)}")
-            parent_rules.append(f"WHEN p{i}.{ident(pkey)} IS NULL THEN {lit('unknown_' + col)}")
+            pkey = ident(TABLES[parent].key)
+            joins.append(f"LEFT JOIN raw.{parent} p{i} ON p{i}.{pkey} = r.{ident(col)}")
+            rules.append(f"WHEN p{i}.{pkey} IS NULL THEN {lit('unknown_' + col)}")
+    rule = f"coalesce(r._row_rule, CASE {' '.join(rules)} END)" if rules else "r._row_rule"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
-        WITH r AS (SELECT *, {_rule_case(spec, bound_key, bounds)} AS _rule FROM stage),
-        k AS (SELECT * EXCLUDE ({ident(spec.key)}), {key} AS {ident(spec.key)} FROM r),
-        d AS (SELECT *, row_number() OVER (PARTITION BY _rule IS NULL, {ident(spec.key)} ORDER BY _file, _line)
-                        AS _dup FROM k)
-        SELECT d.* EXCLUDE (_rule, _dup),
-               coalesce(d._rule, CASE WHEN d._dup > 1 THEN 'duplicate_key' {" ".join(parent_rules)} END) AS _rule
-        FROM d {" ".join(parent_joins)}
+        CREATE OR REPLACE TEMP VIEW checked AS
+        SELECT r.* EXCLUDE (_row_rule, _key), {final_key} AS {key}, {rule} AS _rule
+        FROM ruled r {" ".join(joins)}
         """
     )
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int) -> None:
-    """Insert new keys, replace changed rows, leave identical ones; temp table ``classified``."""
+def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int, reports: dict[str, FileReport]) -> None:
+    """Insert new keys, replace changed rows, leave identical ones; counts go into ``reports``."""
     key = ident(spec.key)
-    same = " AND ".join(f"c.{ident(n)} IS NOT DISTINCT FROM t.{ident(n)}" for n in spec.names)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE classified AS
-        SELECT c.*, CASE WHEN t.{key} IS NULL THEN 'new' WHEN {same} THEN 'same' ELSE 'changed' END AS _status
-        FROM checked c LEFT JOIN raw.{spec.name} t ON t.{key} = c.{key}
-        WHERE c._rule IS NULL
-        """
-    )
-    con.execute(f"DELETE FROM raw.{spec.name} WHERE {key} IN (SELECT {key} FROM classified WHERE _status = 'changed')")
+    table = f"raw.{spec.name}"
     cols = ", ".join(ident(n) for n in spec.names)
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0]:
+        same = " AND ".join(f"c.{ident(n)} IS NOT DISTINCT FROM t.{ident(n)}" for n in spec.names)
+        matched = f"FROM checked c JOIN {table} t ON t.{key} = c.{key} WHERE c._rule IS NULL"
+        for f, is_same, n in con.execute(f"SELECT c._file, {same}, count(*) {matched} GROUP BY ALL").fetchall():
+            if is_same:
+                reports[f].rows_unchanged += n
+            else:
+                reports[f].rows_updated += n
+        con.execute(f"CREATE OR REPLACE TEMP TABLE changed_keys AS SELECT c.{key} {matched} AND NOT ({same})")
+        con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM changed_keys)")
     extra = ", false" if spec.name == "customers" else ""
     con.execute(
-        f"INSERT INTO raw.{spec.name} SELECT {cols}, {load_id}, _file, _line{extra} "
-        "FROM classified WHERE _status <> 'same'"
+        f"INSERT INTO {table} SELECT {cols}, {load_id}, _file, _line{extra} "
+        f"FROM checked c WHERE c._rule IS NULL AND c.{key} NOT IN (SELECT {key} FROM {table})"
     )
 
 
@@ -211,7 +251,7 @@ def _record_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: in
     con.execute(f"DELETE FROM {table} WHERE _source_file IN ({', '.join(lit(f) for f in files)})")
     raw_cols = ", ".join(ident(n) for n in spec.names)
     raw_vals = ", ".join(ident(n + "__raw") for n in spec.names)
-    now = "now()::TIMESTAMP"
+    now = "timezone('UTC', now())"
     con.execute(
         f"INSERT INTO {table} (_load_id, _source_file, _source_line, rule, raw_line, {raw_cols}, rejected_at) "
         f"SELECT {load_id}, _file, _line, _rule, NULL, {raw_vals}, {now} FROM checked WHERE _rule IS NOT NULL"
@@ -222,30 +262,35 @@ def _record_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: in
     )
 
 
-def _file_reports(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> list[FileReport]:
+def _count(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> dict[str, FileReport]:
+    """Rows read and rejected (by rule) per file, from one scan of ``checked``."""
     reports = {f: FileReport(table, f) for f in files}
-    for f, status, n in con.execute("SELECT _file, _status, count(*) FROM classified GROUP BY ALL").fetchall():
-        attr = {"new": "rows_inserted", "changed": "rows_updated", "same": "rows_unchanged"}[status]
-        setattr(reports[f], attr, n)
-    rejected = con.execute(
-        "SELECT _file, _rule, count(*) FROM checked WHERE _rule IS NOT NULL GROUP BY ALL "
+    counts = con.execute(
+        "SELECT _file, _rule, count(*) FROM checked GROUP BY ALL "
         "UNION ALL SELECT _file, 'malformed_csv_line', count(*) FROM malformed GROUP BY ALL"
     ).fetchall()
-    for f, rule, n in rejected:
-        reports[f].rejected_by_rule[rule] = reports[f].rejected_by_rule.get(rule, 0) + n
-        reports[f].rows_rejected += n
-    read = con.execute(
-        "SELECT _file, count(*) FROM (SELECT _file FROM stage UNION ALL SELECT _file FROM malformed) GROUP BY ALL"
-    ).fetchall()
-    for f, n in read:
-        reports[f].rows_read = n
-    for r in reports.values():
+    for f, rule, n in counts:
+        reports[f].rows_read += n
+        if rule is not None:
+            reports[f].rejected_by_rule[rule] = reports[f].rejected_by_rule.get(rule, 0) + n
+            reports[f].rows_rejected += n
+    return reports
+
+
+def _reconcile(con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int, reports: dict[str, FileReport]) -> None:
+    """New rows per file = what this load inserted minus the replaced ones; then read = loaded + rejected."""
+    inserted = dict(
+        con.execute(
+            f"SELECT _source_file, count(*) FROM raw.{spec.name} WHERE _load_id = ? GROUP BY 1", [load_id]
+        ).fetchall()
+    )
+    for f, r in reports.items():
+        r.rows_inserted = inserted.get(f, 0) - r.rows_updated
         if r.rows_read != r.rows_loaded + r.rows_rejected:
             raise LoadError(
                 f"{r.source_file}: {r.rows_read} rows read but {r.rows_loaded} loaded + {r.rows_rejected} rejected; "
                 "nothing was loaded (this is a bug, please report it)"
             )
-    return list(reports.values())
 
 
 def _derive_customers(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
@@ -329,6 +374,9 @@ def load_files(
         raise LoadError(f"cannot open {db} ({str(err).splitlines()[0]}): close other programs using it") from err
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
+        # Row order in raw tables carries no meaning; not preserving it saves memory on big loads.
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET memory_limit = {lit(memory_limit())}")
         con.execute("BEGIN TRANSACTION")
         ddl.create_raw_schema(con)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_log").fetchone()[0]
@@ -339,21 +387,25 @@ def load_files(
                 continue
             spec, entries = TABLES[table], plan[table]
             tm = mapping.get(table, TableMapping())
+            # Text timestamps without an offset are read in the mapping's zone when the views are
+            # scanned, so the session zone holds for all of this table's work.
+            con.execute(f"SET TimeZone = {lit(tm.timezone)}")
             _stage(con, spec, entries, tm)
             bound_key = all(b.get(spec.key) is not None for _, b in entries)
             enforce = table != "orders" or "customers" in plan or _has_real_customers(con)
             _check(con, spec, bound_key, bounds, enforce)
-            _upsert(con, spec, load_id)
             files = [str(src.path) for src, _ in entries]
+            counted = _count(con, table, files)
             _record_rejects(con, spec, load_id, files)
-            reports += _file_reports(con, table, files)
+            _upsert(con, spec, load_id, counted)
+            _reconcile(con, spec, load_id, counted)
+            reports += counted.values()
+            con.execute("SET TimeZone = 'UTC'")
             if table == "orders":
                 derived = _derive_customers(con, load_id)
             if progress:
                 progress(f"{table}: {len(files)} file(s) loaded")
         _log(con, load_id, reports, started)
-        for t in ("stage", "malformed", "checked", "classified"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
         con.execute("COMMIT")
     except BaseException as err:
         con.execute("ROLLBACK")

@@ -39,15 +39,18 @@ class SourceFile:
     encoding: str = "utf-8"
 
     def read_sql(self, rejects: str) -> str:
-        """A SELECT of every column plus ``_ord`` (CSV: record number) or ``_line`` (Parquet: row)."""
+        """A SELECT of every column plus ``ordinality`` (CSV: record number) or ``_line`` (Parquet: row).
+
+        For CSV, ``rejects`` names the temp table that collects the lines DuckDB cannot split.
+        (``ignore_errors`` is not the same: with strict mode it stops at the first bad line.)
+        """
         path = lit(str(self.path))
         if self.fmt == "parquet":
             return f"SELECT *, file_row_number + 1 AS _line FROM read_parquet({path}, file_row_number = true)"
         cols = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in self.columns) + "}"
-        enc = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}[self.encoding]
         return (
             f"SELECT * FROM read_csv({path}, columns = {cols}, header = true, auto_detect = false, "
-            f"delim = {lit(self.delimiter)}, quote = '\"', escape = '\"', encoding = {lit(enc)}, "
+            f"delim = {lit(self.delimiter)}, quote = '\"', escape = '\"', encoding = {lit(self.encoding)}, "
             f"strict_mode = true, store_rejects = true, rejects_table = {lit(rejects)}, "
             f"rejects_scan = {lit(rejects + '_scan')}, max_line_size = {MAX_LINE_BYTES}) WITH ORDINALITY"
         )

@@ -1,5 +1,6 @@
 -- One row per customer per cutoff being built, for customers with an order on or before it:
--- the BTYD summary and the order features. Refunds count only once returned by the cutoff.
+-- order features beyond the BTYD summary (int_btyd_summary_at_cutoffs): value spread, returns,
+-- discounts, recent windows, intervals, breadth. Refunds count only once returned by the cutoff.
 with cutoffs as (
     select * from {{ ref('int_cutoffs_to_build') }}
 ),
@@ -50,9 +51,6 @@ order_stats as (
     select
         cutoff_date,
         customer_id,
-        min(age_days) as days_since_last_order,
-        count(*) as order_count,
-        sum(net_value) as total_value_net,
         cast(sum(net_value) as double) / count(*) as mean_value_net,
         max(net_value) as max_value_net,
         coalesce({{ exact_stddev('net_value') }}, 0) as std_value_net,
@@ -73,18 +71,10 @@ order_stats as (
     group by cutoff_date, customer_id
 ),
 
-btyd as (
+intervals as (
     select
         cutoffs.cutoff_date,
         order_days.customer_id,
-        count(*) - 1 as frequency,
-        {{ days_between('min(order_days.ordered_on)', 'max(order_days.ordered_on)') }} as recency_days,
-        {{ days_between('min(order_days.ordered_on)', 'cutoffs.cutoff_date') }} as t_days,
-        coalesce(
-            cast(sum(order_days.day_amount) - arg_min(order_days.day_amount, order_days.ordered_on) as double)
-            / nullif(count(*) - 1, 0),
-            0
-        ) as monetary_value,
         -- the first purchase day has no gap, so this is over repeat purchases only
         coalesce({{ exact_stddev('order_days.gap_days') }}, 0) as interpurchase_std_days
     from order_days
@@ -104,28 +94,19 @@ breadth as (
 
 final as (
     select
-        btyd.cutoff_date,
-        btyd.customer_id,
-        btyd.frequency,
-        btyd.recency_days,
-        btyd.t_days,
-        btyd.recency_days / 7.0 as recency_weeks,
-        btyd.t_days / 7.0 as t_weeks,
-        btyd.monetary_value,
-        order_stats.* exclude (cutoff_date, customer_id, value_prev_90d),
-        coalesce(btyd.recency_days / nullif(btyd.frequency, 0), 0) as interpurchase_mean_days,
-        btyd.interpurchase_std_days,
+        order_stats.* exclude (value_prev_90d),
+        intervals.interpurchase_std_days,
         coalesce(
             cast(order_stats.value_90d - order_stats.value_prev_90d as double)
             / nullif(cast(abs(order_stats.value_90d) + abs(order_stats.value_prev_90d) as double), 0),
             0
         ) as spend_trend_90d,
         coalesce(breadth.category_breadth, 0) as category_breadth
-    from btyd
-    inner join order_stats
-        on btyd.cutoff_date = order_stats.cutoff_date and btyd.customer_id = order_stats.customer_id
+    from order_stats
+    inner join intervals
+        on order_stats.cutoff_date = intervals.cutoff_date and order_stats.customer_id = intervals.customer_id
     left join breadth
-        on btyd.cutoff_date = breadth.cutoff_date and btyd.customer_id = breadth.customer_id
+        on order_stats.cutoff_date = breadth.cutoff_date and order_stats.customer_id = breadth.customer_id
 )
 
 select * from final

@@ -6,7 +6,7 @@ with spine as (
 ),
 
 orders as (
-    select * from {{ ref('int_orders_aggregated_to_customer_cutoffs') }}
+    select * from {{ ref('int_btyd_summary_at_cutoffs') }}
 ),
 
 rfm as (

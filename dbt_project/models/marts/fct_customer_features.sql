@@ -13,13 +13,16 @@
 -- depends_on: {{ ref('int_cutoffs') }}
 {%- set metrics = ['sessions', 'page_views', 'product_views', 'searches', 'add_to_carts', 'checkout_starts',
                    'cart_abandonment_rate', 'dwell_minutes', 'reviews', 'mean_rating', 'wishlist_adds'] %}
-{%- set order_columns = ['order_count', 'total_value_net', 'mean_value_net', 'max_value_net', 'std_value_net',
+{%- set order_columns = ['mean_value_net', 'max_value_net', 'std_value_net',
                          'return_rate', 'discount_share', 'orders_30d', 'orders_90d', 'orders_180d', 'orders_365d',
-                         'value_30d', 'value_90d', 'value_180d', 'value_365d', 'interpurchase_mean_days',
-                         'interpurchase_std_days', 'spend_trend_90d'] %}
+                         'value_30d', 'value_90d', 'value_180d', 'value_365d'] %}
 {%- set cats = var('feature_categories') %}
 with spine as (
     select * from {{ ref('int_customers_at_cutoffs') }}
+),
+
+btyd as (
+    select * from {{ ref('int_btyd_summary_at_cutoffs') }}
 ),
 
 orders as (
@@ -40,17 +43,22 @@ joined as (
         spine.cutoff_date,
         spine.cutoff_role,
         -- BTYD summary (Fader-Hardie): zero for a customer with no purchase yet
-        cast(coalesce(orders.frequency, 0) as double) as frequency,
-        cast(coalesce(orders.recency_days, 0) as double) as recency_days,
-        cast(coalesce(orders.t_days, 0) as double) as t_days,
-        coalesce(orders.recency_weeks, 0) as recency_weeks,
-        coalesce(orders.t_weeks, 0) as t_weeks,
-        cast(coalesce(orders.monetary_value, 0) as double) as monetary_value,
+        cast(coalesce(btyd.frequency, 0) as double) as frequency,
+        cast(coalesce(btyd.recency_days, 0) as double) as recency_days,
+        cast(coalesce(btyd.t_days, 0) as double) as t_days,
+        cast(coalesce(btyd.recency_weeks, 0) as double) as recency_weeks,
+        cast(coalesce(btyd.t_weeks, 0) as double) as t_weeks,
+        cast(coalesce(btyd.monetary_value, 0) as double) as monetary_value,
         -- orders; with no order yet, the time since the last order is the tenure
-        cast(coalesce(orders.days_since_last_order, spine.tenure_days) as double) as days_since_last_order,
+        cast(coalesce(btyd.days_since_last_order, spine.tenure_days) as double) as days_since_last_order,
+        cast(coalesce(btyd.order_count, 0) as double) as order_count,
+        cast(coalesce(btyd.total_value_net, 0) as double) as total_value_net,
         {%- for c in order_columns %}
             cast(coalesce(orders.{{ c }}, 0) as double) as {{ c }},
         {%- endfor %}
+        coalesce(cast(btyd.recency_days as double) / nullif(btyd.frequency, 0), 0) as interpurchase_mean_days,
+        cast(coalesce(orders.interpurchase_std_days, 0) as double) as interpurchase_std_days,
+        cast(coalesce(orders.spend_trend_90d, 0) as double) as spend_trend_90d,
         cast(spine.tenure_days as double) as tenure_days,
         cast(coalesce(orders.holiday_spend_share, 0) as double) as holiday_spend_share,
         cast(coalesce(orders.category_breadth, 0) as double) as category_breadth,
@@ -87,6 +95,7 @@ joined as (
         spine.age_band,
         spine.gender
     from spine
+    left join btyd on spine.cutoff_date = btyd.cutoff_date and spine.customer_id = btyd.customer_id
     left join orders on spine.cutoff_date = orders.cutoff_date and spine.customer_id = orders.customer_id
     left join behaviour on spine.cutoff_date = behaviour.cutoff_date and spine.customer_id = behaviour.customer_id
 ),
