@@ -43,9 +43,11 @@ RFM = ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
 
 
 def slug(value: str) -> str:
-    """Column-name form of a category value: ``UK and Ireland`` -> ``uk_and_ireland``."""
-    out = "".join(ch if ch.isalnum() else "_" for ch in value.lower()).strip("_")
-    return {"65": "65_plus"}.get(out, out)
+    """Column-name form of a category value: ``UK and Ireland`` -> ``uk_and_ireland``, ``65+`` -> ``65_plus``.
+
+    The dbt macro ``slug`` applies the same three replacements; keep them in step.
+    """
+    return value.lower().replace(" ", "_").replace("-", "_").replace("+", "_plus")
 
 
 ATTRIBUTES = (

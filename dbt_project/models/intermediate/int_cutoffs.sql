@@ -19,9 +19,7 @@ bounds as (
 
 {% if var('training_cutoffs') %}
     candidates as (
-        select cast(unnest([
-            {%- for d in var('training_cutoffs') %}'{{ d }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-        ]) as date) as cutoff_date
+        select unnest({{ date_list(var('training_cutoffs')) }}) as cutoff_date
     ),
 {% else %}
     latest as (

@@ -1,13 +1,19 @@
 -- The cutoffs this run computes features for. Features of a cutoff depend only on data on or
 -- before it, so a cutoff already in fct_customer_features stays valid as new data arrives: an
 -- incremental run builds only new cutoffs and the scoring cutoff. --full-refresh builds all.
-{%- set existing = adapter.get_relation(database=target.database, schema=target.schema, identifier='fct_customer_features') %}
+{%- set existing = adapter.get_relation(
+    database=target.database, schema=target.schema, identifier='fct_customer_features'
+) %}
 with cutoffs as (
     select * from {{ ref('int_cutoffs') }}
 ),
 
 final as (
-    select cutoffs.*
+    select
+        cutoffs.cutoff_date,
+        cutoffs.cutoff_role,
+        cutoffs.horizon_end,
+        cutoffs.churn_window_end
     from cutoffs
     {% if existing is not none and not flags.FULL_REFRESH %}
         where

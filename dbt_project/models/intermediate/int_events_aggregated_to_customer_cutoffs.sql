@@ -57,7 +57,8 @@ final as (
         last_session.cutoff_date,
         last_session.customer_id,
         last_session.last_session_on,
-        windows.* exclude (cutoff_date, customer_id)
+        -- DuckDB's EXCLUDE takes bare column names, which sqlfluff reads as unqualified.
+        windows.* exclude (cutoff_date, customer_id)  -- noqa: RF02
     from last_session
     left join windows
         on last_session.cutoff_date = windows.cutoff_date and last_session.customer_id = windows.customer_id

@@ -24,11 +24,11 @@ scored as (
     select
         cutoff_date,
         customer_id,
-        cast(ceil(5 * cume_dist() over (partition by cutoff_date order by days_since_last_order desc)- 1e-9) as double)
+        cast(ceil(5 * cume_dist() over (partition by cutoff_date order by days_since_last_order desc) - 1e-9) as double)
             as rfm_recency_score,
-        cast(ceil(5 * cume_dist() over (partition by cutoff_date order by order_count)- 1e-9) as double)
+        cast(ceil(5 * cume_dist() over (partition by cutoff_date order by order_count) - 1e-9) as double)
             as rfm_frequency_score,
-        cast(ceil(5 * cume_dist() over (partition by cutoff_date order by total_value_net)- 1e-9) as double)
+        cast(ceil(5 * cume_dist() over (partition by cutoff_date order by total_value_net) - 1e-9) as double)
             as rfm_monetary_score
     from rfm
 ),

@@ -67,7 +67,10 @@ joined as (
             {%- for m in metrics %}
                 {%- if m == 'cart_abandonment_rate' %}
                     coalesce(
-                        cast(greatest(behaviour.cart_sessions_{{ w }}d - coalesce(orders.orders_{{ w }}d, 0), 0) as double)
+                        cast(
+                            greatest(behaviour.cart_sessions_{{ w }}d - coalesce(orders.orders_{{ w }}d, 0), 0)
+                            as double
+                        )
                         / nullif(behaviour.cart_sessions_{{ w }}d, 0),
                         0
                     ) as cart_abandonment_rate_{{ w }}d,
@@ -102,12 +105,15 @@ joined as (
 
 final as (
     select
-        joined.* exclude (acquisition_channel, region, age_band, gender),
+        -- DuckDB's EXCLUDE takes bare column names, which sqlfluff reads as unqualified.
+        joined.* exclude (acquisition_channel, region, age_band, gender),  -- noqa: RF02
         rfm.rfm_recency_score,
         rfm.rfm_frequency_score,
         rfm.rfm_monetary_score,
         rfm.rfm_segment,
-        {%- for prefix, column in [('channel', 'acquisition_channel'), ('region', 'region'), ('age', 'age_band'), ('gender', 'gender')] %}
+        {%- set encoded = [('channel', 'acquisition_channel'), ('region', 'region'), ('age', 'age_band'),
+                           ('gender', 'gender')] %}
+        {%- for prefix, column in encoded %}
             {%- for value in cats[prefix] %}
                 cast(coalesce(joined.{{ column }} = '{{ value }}', false) as double) as {{ prefix }}_{{ slug(value) }},
             {%- endfor %}

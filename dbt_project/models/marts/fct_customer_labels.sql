@@ -48,7 +48,7 @@ refunds as (
         sum(returns.refund_amount) as refunded
     from future_orders
     inner join returns
-        on future_orders.order_id = returns.order_id and returns.returned_on <= future_orders.horizon_end
+        on future_orders.order_id = returns.order_id and future_orders.horizon_end >= returns.returned_on
     group by future_orders.cutoff_date, future_orders.order_id
 ),
 

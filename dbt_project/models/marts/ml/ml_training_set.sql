@@ -12,7 +12,8 @@ labels as (
 final as (
     select
         {%- for name in model.columns %}
-            {% if name in ('future_value', 'future_orders', 'churned') %}labels{% else %}features{% endif %}.{{ name }}{% if not loop.last %},{% endif %}
+            {%- set relation = 'labels' if name in ('future_value', 'future_orders', 'churned') else 'features' %}
+            {{ relation }}.{{ name }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from features
     inner join labels on features.customer_id = labels.customer_id and features.cutoff_date = labels.cutoff_date

@@ -1,0 +1,3 @@
+"""Stand-in for dbt's `flags` when sqlfluff renders models."""
+
+FULL_REFRESH = False
