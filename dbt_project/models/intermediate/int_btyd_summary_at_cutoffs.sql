@@ -3,15 +3,12 @@
 --
 -- Everything here accumulates over time, so instead of joining every order to every later cutoff,
 -- purchase days and refunds are put in the bucket of the first cutoff on or after them (ASOF) and
--- summed per customer and bucket; those land on the customer's own cutoff rows (a bucket's cutoff
--- is never before the customer became known) and running sums carry them forward. Work grows
--- with the data, not with data x cutoffs.
+-- summed per customer and bucket. Each customer keeps its few buckets in a list; its row at a
+-- cutoff sums the buckets up to that cutoff. A customer has a row at every cutoff from its first
+-- bucket on, which is exactly when it has bought by the cutoff. Work grows with the data, not
+-- with data x cutoffs (tests/dbt checks it against a plain-Python computation).
 with cutoffs as (
     select * from {{ ref('int_cutoffs_to_build') }}
-),
-
-spine as (
-    select * from {{ ref('int_customers_at_cutoffs') }}
 ),
 
 order_days as (
@@ -26,15 +23,6 @@ returns as (
     select * from {{ ref('stg_shop__returns') }}
 ),
 
-first_days as (
-    select
-        customer_id,
-        min(ordered_on) as first_purchase_on,
-        arg_min(day_amount, ordered_on) as first_day_amount
-    from order_days
-    group by customer_id
-),
-
 day_buckets as (
     select
         order_days.customer_id,
@@ -42,7 +30,9 @@ day_buckets as (
         count(*) as purchase_days,
         sum(order_days.day_orders) as orders,
         sum(order_days.day_amount) as amount,
-        max(order_days.ordered_on) as last_purchase_on
+        min(order_days.ordered_on) as first_purchase_on,
+        max(order_days.ordered_on) as last_purchase_on,
+        arg_min(order_days.day_amount, order_days.ordered_on) as first_day_amount
     from order_days
     asof inner join cutoffs on order_days.ordered_on <= cutoffs.cutoff_date
     group by order_days.customer_id, cutoffs.cutoff_date
@@ -76,56 +66,79 @@ refund_buckets as (
     group by refund_steps.customer_id, cutoffs.cutoff_date
 ),
 
-grid as (
+buckets as (
+    -- A bucket may hold purchases, refunds of earlier orders, or both.
     select
-        spine.cutoff_date,
-        spine.customer_id,
+        coalesce(day_buckets.customer_id, refund_buckets.customer_id) as customer_id,
+        coalesce(day_buckets.bucket, refund_buckets.bucket) as bucket,
         coalesce(day_buckets.purchase_days, 0) as purchase_days,
         coalesce(day_buckets.orders, 0) as orders,
+        coalesce(day_buckets.amount, 0) - coalesce(refund_buckets.refunded, 0) as net_amount,
         coalesce(day_buckets.amount, 0) as amount,
+        day_buckets.first_purchase_on,
         day_buckets.last_purchase_on,
-        coalesce(refund_buckets.refunded, 0) as refunded
-    from spine
-    left join day_buckets
-        on spine.customer_id = day_buckets.customer_id and spine.cutoff_date = day_buckets.bucket
-    left join refund_buckets
-        on spine.customer_id = refund_buckets.customer_id and spine.cutoff_date = refund_buckets.bucket
+        day_buckets.first_day_amount
+    from day_buckets
+    full outer join refund_buckets
+        on day_buckets.customer_id = refund_buckets.customer_id and day_buckets.bucket = refund_buckets.bucket
+),
+
+customer_buckets as (
+    select
+        customer_id,
+        list({
+            'bucket': bucket, 'days': purchase_days, 'orders': orders, 'amount': amount,
+            'net': net_amount, 'last_on': last_purchase_on
+        }) as buckets,
+        min(bucket) filter (where purchase_days > 0) as first_bucket,
+        min(first_purchase_on) as first_purchase_on,
+        arg_min(first_day_amount, first_purchase_on) as first_day_amount
+    from buckets
+    group by customer_id
+),
+
+-- sqlfluff reads the fields of lambda parameters (b.days) as table references.
+-- noqa: disable=RF01,RF03
+expanded as (
+    select
+        cutoffs.cutoff_date,
+        customer_buckets.customer_id,
+        customer_buckets.first_purchase_on,
+        customer_buckets.first_day_amount,
+        list_filter(customer_buckets.buckets, lambda b: b.bucket <= cutoffs.cutoff_date) as seen
+    from customer_buckets
+    inner join cutoffs on customer_buckets.first_bucket <= cutoffs.cutoff_date
 ),
 
 running as (
     select
         cutoff_date,
         customer_id,
-        sum(purchase_days) over by_customer as purchase_days,
-        sum(orders) over by_customer as orders,
-        sum(amount) over by_customer as amount,
-        max(last_purchase_on) over by_customer as last_purchase_on,
-        sum(refunded) over by_customer as refunded
-    from grid
-    window by_customer as (
-        partition by customer_id order by cutoff_date rows between unbounded preceding and current row
-    )
+        first_purchase_on,
+        first_day_amount,
+        list_sum(list_transform(seen, lambda b: b.days)) as purchase_days,
+        list_sum(list_transform(seen, lambda b: b.orders)) as orders,
+        list_sum(list_transform(seen, lambda b: b.amount)) as amount,
+        list_sum(list_transform(seen, lambda b: b.net)) as net_amount,
+        list_max(list_transform(seen, lambda b: b.last_on)) as last_purchase_on
+    from expanded
 ),
 
+-- noqa: enable=RF01,RF03
 final as (
     select
-        running.cutoff_date,
-        running.customer_id,
-        running.purchase_days - 1 as frequency,
-        {{ days_between('first_days.first_purchase_on', 'running.last_purchase_on') }} as recency_days,
-        {{ days_between('first_days.first_purchase_on', 'running.cutoff_date') }} as t_days,
-        {{ days_between('first_days.first_purchase_on', 'running.last_purchase_on') }} / 7.0 as recency_weeks,
-        {{ days_between('first_days.first_purchase_on', 'running.cutoff_date') }} / 7.0 as t_weeks,
-        coalesce(
-            cast(running.amount - first_days.first_day_amount as double) / nullif(running.purchase_days - 1, 0),
-            0
-        ) as monetary_value,
-        {{ days_between('running.last_purchase_on', 'running.cutoff_date') }} as days_since_last_order,
-        running.orders as order_count,
-        running.amount - running.refunded as total_value_net
+        cutoff_date,
+        customer_id,
+        purchase_days - 1 as frequency,
+        {{ days_between('first_purchase_on', 'last_purchase_on') }} as recency_days,
+        {{ days_between('first_purchase_on', 'cutoff_date') }} as t_days,
+        {{ days_between('first_purchase_on', 'last_purchase_on') }} / 7.0 as recency_weeks,
+        {{ days_between('first_purchase_on', 'cutoff_date') }} / 7.0 as t_weeks,
+        coalesce(cast(amount - first_day_amount as double) / nullif(purchase_days - 1, 0), 0) as monetary_value,
+        {{ days_between('last_purchase_on', 'cutoff_date') }} as days_since_last_order,
+        orders as order_count,
+        net_amount as total_value_net
     from running
-    inner join first_days on running.customer_id = first_days.customer_id
-    where running.purchase_days > 0
 )
 
 select * from final

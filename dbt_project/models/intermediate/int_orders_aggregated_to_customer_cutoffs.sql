@@ -71,15 +71,24 @@ order_stats as (
     group by cutoff_date, customer_id
 ),
 
+gaps as (
+    select
+        customer_id,
+        ordered_on,
+        {{ days_between('lag(ordered_on) over (partition by customer_id order by ordered_on)', 'ordered_on') }}
+            as gap_days
+    from order_days
+),
+
 intervals as (
     select
         cutoffs.cutoff_date,
-        order_days.customer_id,
+        gaps.customer_id,
         -- the first purchase day has no gap, so this is over repeat purchases only
-        coalesce({{ exact_stddev('order_days.gap_days') }}, 0) as interpurchase_std_days
-    from order_days
-    inner join cutoffs on order_days.ordered_on <= cutoffs.cutoff_date
-    group by cutoffs.cutoff_date, order_days.customer_id
+        coalesce({{ exact_stddev('gaps.gap_days') }}, 0) as interpurchase_std_days
+    from gaps
+    inner join cutoffs on gaps.ordered_on <= cutoffs.cutoff_date
+    group by cutoffs.cutoff_date, gaps.customer_id
 ),
 
 breadth as (
