@@ -39,6 +39,8 @@ test-slow: install
 
 bench: install
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_features.py --shop bench/out/shop_1m
+	$(BIN)/python bench/bench_btyd_summary.py
 
 clean:
 	rm -rf build data bench/out .pytest_cache .ruff_cache
