@@ -100,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--full-refresh", action="store_true", help="rebuild every cutoff")
     build.add_argument("--select", help="dbt selector, to build part of the project")
 
+    sql = sub.add_parser(
+        "sql",
+        help="run SQL on the database: -c, statements on stdin, or a prompt",
+        description="Open the database read-only and run SQL: one statement with -c, every statement piped "
+        "on stdin, or an interactive prompt (end statements with ';').",
+        epilog='Example: clv sql -c "select rfm_segment, count(*) from fct_customer_features '
+        "where cutoff_role = 'scoring' group by 1\"",
+    )
+    _add_db(sql)
+    sql.add_argument("-c", "--command", dest="sql_command", help="the SQL to run (default: read stdin, or prompt)")
+
     demo = sub.add_parser(
         "demo",
         help="run the whole pipeline on a generated sample shop",
@@ -123,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "generate": commands.cmd_generate,
         "load": commands.cmd_load,
         "build": commands.cmd_build,
+        "sql": commands.cmd_sql,
         "demo": commands.cmd_demo,
     }[args.command]
     try:

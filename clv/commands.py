@@ -94,6 +94,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run SQL on the database."""
+    from clv.sql import sql_session
+
+    return sql_session(args.db, args.sql_command)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the sample shop and run every stage that exists on it."""
     gen = argparse.Namespace(
@@ -109,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result = build_features(args.db, progress=lambda done, total, _name: update(done, total))
     print_build_result(result, args.db)
     console.out.print(
-        f'\nTry: duckdb {args.db} -c "select rfm_segment, count(*) from fct_customer_features '
-        f"where cutoff_role = 'scoring' group by 1 order by 2 desc\""
+        '\nTry: clv sql -c "select rfm_segment, count(*) as customers from fct_customer_features '
+        "where cutoff_role = 'scoring' group by 1 order by 2 desc\""
     )
     return 0

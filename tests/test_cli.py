@@ -19,7 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0
-    for command in ("generate", "load", "demo"):
+    for command in ("generate", "load", "build", "sql", "demo"):
         assert command in result.stdout
 
 
@@ -65,3 +65,49 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sql")
+    csv = write(root / "o.csv", "customer_id,ordered_at,amount\nA,2024-01-01,5\nB,2024-01-02,7\n")
+    db = root / "clv.duckdb"
+    assert main(["load", "--db", str(db), "--orders", str(csv)]) == 0
+    return db
+
+
+def test_sql_runs_a_command_and_statements_from_stdin(small_db):
+    result = run("sql", "--db", str(small_db), "-c", "select sum(amount) as total from raw.orders")
+    assert result.returncode == 0 and "12" in result.stdout and "total" in result.stdout
+    piped = subprocess.run(
+        [sys.executable, "-m", "clv", "sql", "--db", str(small_db)],
+        input="select count(*) as n from raw.orders; select 'hello' as greeting;",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert piped.returncode == 0 and "hello" in piped.stdout and "2" in piped.stdout
+
+
+def test_sql_errors_are_one_line(small_db, tmp_path):
+    result = run("sql", "--db", str(small_db), "-c", "select nope")
+    assert result.returncode == 2 and "nope" in result.stderr and "Traceback" not in result.stderr
+    missing = run("sql", "--db", str(tmp_path / "none.duckdb"), "-c", "select 1")
+    assert missing.returncode == 2 and "no database at" in missing.stderr
+
+
+def test_sql_prompt_reads_until_semicolon_and_survives_errors(small_db, monkeypatch, capsys):
+    lines = iter(["select count(*)", "as n from raw.orders;", "select nope;"])
+
+    def fake_input(prompt: str) -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", fake_input)
+    assert main(["sql", "--db", str(small_db)]) == 0
+    out = capsys.readouterr()
+    assert "│ 2 │" in out.out or " 2 " in out.out
+    assert "nope" in out.err
