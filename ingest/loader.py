@@ -140,18 +140,18 @@ def _stage(
                 f"{parse_expr(c, ref, src.types[col], tm)} AS {ident(c.name)}",
                 f"CAST({ref} AS VARCHAR) AS {ident(c.name + '__raw')}",
             ]
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS "
-            f"SELECT {', '.join(select)}, {lit(str(src.path))} AS _file, s._line AS _line FROM {source} AS s"
-        )
-        parts.append(f"SELECT * FROM {name}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW stage AS {' UNION ALL '.join(parts)}")
-    # Fail here, with the file named, if a format in the mapping cannot be applied at all.
-    for src, _ in entries:
         try:
-            con.execute(f"SELECT count(*) FROM stage WHERE _file = {lit(str(src.path))}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS "
+                f"SELECT {', '.join(select)}, {lit(str(src.path))} AS _file, s._line AS _line FROM {source} AS s"
+            )
+            # The parsers are try_* functions, so only a format that cannot be applied at all
+            # raises, when bound or on the first row: one row is enough to find out.
+            con.execute(f"SELECT * FROM {name} LIMIT 1").fetchall()
         except duckdb.Error as err:
             raise LoadError(f"{src.path}: could not be read ({str(err).splitlines()[0]}): check the mapping") from err
+        parts.append(f"SELECT * FROM {name}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW stage AS {' UNION ALL '.join(parts)}")
 
 
 def _rule_case(spec: TableSpec, bound_key: bool, bounds: Bounds) -> str:

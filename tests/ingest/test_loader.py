@@ -286,3 +286,11 @@ def test_mapping_errors_name_the_fix(tmp_path):
     bad_yaml = write(tmp_path / "m.yml", "orders: [unclosed\n")
     with pytest.raises(LoadError, match="not valid YAML"):
         read_mapping(bad_yaml)
+
+
+def test_a_date_format_that_cannot_apply_names_the_file_and_changes_nothing(tmp_path):
+    csv = write(tmp_path / "o.csv", "customer_id,ordered_at,amount\nA,05.01.2024,1\n")
+    db = tmp_path / "db.duckdb"
+    with pytest.raises(LoadError, match=r"o\.csv: could not be read .*%Q.*check the mapping"):
+        load_files(db, {"orders": [str(csv)]}, parse_mapping({"orders": {"date_format": "%Q"}}))
+    assert not db.exists()
