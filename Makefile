@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint format bench clean
+.PHONY: install demo test test-slow reliability lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: lint
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow
+
+reliability: install
+	$(BIN)/python -m pytest tests/reliability -m "slow or not slow"
 
 bench: install
 	$(BIN)/python bench/bench_generate.py
