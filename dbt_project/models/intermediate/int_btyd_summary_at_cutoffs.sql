@@ -23,10 +23,32 @@ returns as (
     select * from {{ ref('stg_shop__returns') }}
 ),
 
+calendar_days as (
+    -- Every day from the first purchase to the last cutoff (a few thousand rows at most).
+    select
+        cast(unnest(generate_series(
+            cast(min(order_days.ordered_on) as timestamp),
+            cast((select max(last_cutoff.cutoff_date) from cutoffs as last_cutoff) as timestamp),
+            interval 1 day
+        )) as date) as day
+    from order_days
+),
+
+calendar as (
+    -- Each day with its bucket: a small table, so assigning buckets to millions of purchase
+    -- days is a hash join rather than an ASOF join over all of them.
+    select
+        calendar_days.day,
+        min(cutoffs.cutoff_date) as bucket
+    from calendar_days
+    inner join cutoffs on calendar_days.day <= cutoffs.cutoff_date
+    group by calendar_days.day
+),
+
 day_buckets as (
     select
         order_days.customer_id,
-        cutoffs.cutoff_date as bucket,
+        calendar.bucket,
         count(*) as purchase_days,
         sum(order_days.day_orders) as orders,
         sum(order_days.day_amount) as amount,
@@ -34,8 +56,8 @@ day_buckets as (
         max(order_days.ordered_on) as last_purchase_on,
         arg_min(order_days.day_amount, order_days.ordered_on) as first_day_amount
     from order_days
-    asof inner join cutoffs on order_days.ordered_on <= cutoffs.cutoff_date
-    group by order_days.customer_id, cutoffs.cutoff_date
+    inner join calendar on order_days.ordered_on = calendar.day
+    group by order_days.customer_id, calendar.bucket
 ),
 
 refund_steps as (
@@ -59,11 +81,11 @@ refund_steps as (
 refund_buckets as (
     select
         refund_steps.customer_id,
-        cutoffs.cutoff_date as bucket,
+        calendar.bucket,
         sum(refund_steps.refunded) as refunded
     from refund_steps
-    asof inner join cutoffs on refund_steps.effective_on <= cutoffs.cutoff_date
-    group by refund_steps.customer_id, cutoffs.cutoff_date
+    inner join calendar on refund_steps.effective_on = calendar.day
+    group by refund_steps.customer_id, calendar.bucket
 ),
 
 buckets as (
