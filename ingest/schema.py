@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Kinds drive parsing and validation: ids are trimmed (and case-folded), timestamps and amounts
-# accept several text formats, categories are lower-cased.
-KINDS = ("id", "timestamp", "amount", "integer", "number", "text", "category")
+# Column kinds (the keys) drive parsing and validation: ids are trimmed (and case-folded),
+# timestamps and amounts accept several text formats, categories are lower-cased.
 SQL_TYPES = {
     "id": "VARCHAR",
     "timestamp": "TIMESTAMP",
@@ -135,4 +134,3 @@ TABLES: dict[str, TableSpec] = {
 }
 # Load order: parents before children.
 LOAD_ORDER = ("customers", "orders", "order_items", "returns", "events")
-PII_COLUMNS = tuple(c.name for c in TABLES["customers"].columns if c.pii)

@@ -76,7 +76,7 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
     acquired = np.zeros(n, dtype=bool)
     e = np.zeros(n)
     dropout_week = np.full(n, -1, dtype=np.int64)
-    cause = np.zeros(n, dtype=np.int8)
+    cause = np.full(n, CAUSE_NONE, dtype=np.int8)
     path = np.full((n, n_weeks), np.nan, dtype=np.float32)
     buys: list[tuple[np.ndarray, np.ndarray]] = []
     visits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
