@@ -77,10 +77,6 @@ class BGNBDParams:
     a: float
     b: float
 
-    def as_array(self) -> np.ndarray:
-        """(r, alpha, a, b)."""
-        return np.array([self.r, self.alpha, self.a, self.b])
-
 
 class BGNBD:
     """BG/NBD purchase model fitted by maximum likelihood.

@@ -59,8 +59,10 @@ class FaultLog:
 
 def dirty_orders(
     orders: pa.Table, total_customers: int, end_day_us: int, rng: np.random.Generator, log: FaultLog
-) -> pa.Table:
+) -> tuple[pa.Table, set[str]]:
     """Inject the order faults into one chunk and record them in ``log``.
+
+    Returns the dirty chunk and the order ids faulted in it (so later faults can spare them).
 
     Dirty exports are text: ``ordered_at`` and ``amount`` become strings, as they would in a
     spreadsheet-made file, so that unparseable values can exist at all.
@@ -99,9 +101,11 @@ def dirty_orders(
         for c, s in zip(customer[messy], style, strict=True)
     ]
 
+    faulted: set[str] = set()
     for name, idx in picked.items():
-        if name != "duplicate_order":
-            log.order_ids[name].extend(order_id.take(pa.array(idx)).to_pylist())
+        ids = order_id.take(pa.array(idx)).to_pylist()
+        faulted.update(ids)
+        log.order_ids[name].extend(ids)
     dirty = pa.table(
         {
             "order_id": order_id,
@@ -113,11 +117,11 @@ def dirty_orders(
         }
     )
     dupes = picked["duplicate_order"]
-    log.order_ids["duplicate_order"].extend(order_id.take(pa.array(dupes)).to_pylist())
     # Duplicates sit right after their original, as a double-submitted export would have them.
     position = np.concatenate([np.arange(n), dupes]).astype(np.float64)
     position[n:] += 0.5
-    return pa.concat_tables([dirty, dirty.take(pa.array(dupes))]).take(pa.array(np.argsort(position, kind="stable")))
+    with_dupes = pa.concat_tables([dirty, dirty.take(pa.array(dupes))])
+    return with_dupes.take(pa.array(np.argsort(position, kind="stable"))), faulted
 
 
 def malform_csv_lines(lines: list[bytes], order_ids: list[str], rng: np.random.Generator, log: FaultLog) -> list[bytes]:

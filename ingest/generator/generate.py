@@ -191,9 +191,9 @@ def generate_shop(
                 edit = None
                 if dirty and name == "orders":
                     rng = np.random.default_rng([seed, 2, i])
-                    table = faults.dirty_orders(table, customers, end_us, rng, log)
+                    table, faulted = faults.dirty_orders(table, customers, end_us, rng, log)
                     if fmt == "csv":
-                        edit = _csv_editor(table, log, rng)
+                        edit = _csv_editor(table, faulted, log, rng)
                 writer.write(name, table, edit)
             if progress:
                 progress(i + 1, n_chunks)
@@ -214,14 +214,12 @@ def generate_shop(
 
 
 def _csv_editor(
-    table: pa.Table, log: faults.FaultLog, rng: np.random.Generator
+    table: pa.Table, faulted: set[str], log: faults.FaultLog, rng: np.random.Generator
 ) -> Callable[[list[bytes]], list[bytes]]:
     """Malformed-line injection for a dirty orders chunk, sparing rows that already carry a fault."""
-    faulty = {oid for ids in log.order_ids.values() for oid in ids}
-    ids = table["order_id"].to_pylist()
     seen: set[str] = set()
     intact: list[str | None] = []
-    for oid in ids:
-        intact.append(None if oid in faulty or oid in seen else oid)
+    for oid in table["order_id"].to_pylist():
+        intact.append(None if oid in faulted or oid in seen else oid)
         seen.add(oid)
     return lambda lines: faults.malform_csv_lines(lines, intact, rng, log)
