@@ -8,14 +8,21 @@ import sys
 from clv import __version__, console
 from clv.errors import ClvError
 from ingest.errors import IngestError
+from training.errors import TrainingError
+from udfs.errors import UdfError
 
 DEFAULT_DB = "build/clv.duckdb"
 DEFAULT_SHOP = "data/sample_shop"
+DEFAULT_MODELS = "onnx_models"
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
     # SUPPRESS lets `clv --db X load` and `clv load --db X` both work without one hiding the other.
     p.add_argument("--db", default=argparse.SUPPRESS, help=f"DuckDB database file (default: {DEFAULT_DB})")
+
+
+def _add_models_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", default=argparse.SUPPRESS, help=f"model registry folder (default: {DEFAULT_MODELS})")
 
 
 def _shop_args(p: argparse.ArgumentParser, customers: int) -> None:
@@ -38,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"duckdb-clv {__version__}")
     _add_db(parser)
+    _add_models_dir(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     gen = sub.add_parser(
@@ -100,6 +108,47 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--full-refresh", action="store_true", help="rebuild every cutoff")
     build.add_argument("--select", help="dbt selector, to build part of the project")
 
+    train = sub.add_parser(
+        "train",
+        help="train value and churn models, export them to ONNX and register them",
+        description="Read ml_training_set, split by time (earlier cutoffs train, the second latest validates, the "
+        "latest tests), fit the BG/NBD baseline, tree ensembles (with a budgeted search), MLPs, ZILN, a fused model "
+        "and k-means segments; export each to ONNX with a parity check, register it with a model card, and make the "
+        "best on validation the champion of its task.",
+    )
+    _add_db(train)
+    _add_models_dir(train)
+    train.add_argument("--seed", type=int, default=0, help="random seed; the same data and seed give the same models")
+    train.add_argument("--trials", type=int, default=4, help="search trials per tree-ensemble family (default: 4)")
+    train.add_argument("--only", metavar="FAMILIES", help="comma-separated subset of btyd,hgb,rf,mlp,ziln,fused,kmeans")
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="score the registered models on the test cutoff and compare them",
+        description="Score the latest version of every value and churn model with onnxruntime on the test cutoff "
+        "and print MAE, RMSE, Spearman, normalized Gini, decile MAPE and total ratio (value), and ROC-AUC, PR-AUC, "
+        "Brier, log loss, precision/recall/F1 (churn), beside the BG/NBD baseline and, for a generated shop, "
+        "the oracle.",
+    )
+    _add_db(evaluate)
+    _add_models_dir(evaluate)
+    evaluate.add_argument("--ground-truth", metavar="SHOP_DIR", help="a generated shop folder: adds the oracle")
+    evaluate.add_argument("--out", default="build/evaluation.json", help="JSON report (default: build/evaluation.json)")
+
+    models = sub.add_parser("models", help="list, show, promote or roll back registered models")
+    _add_models_dir(models)
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub.add_parser("list", help="every model version, its task, validation score and champion mark")
+    show = msub.add_parser("show", help="print a model card")
+    show.add_argument("name")
+    show.add_argument("version", nargs="?", help="e.g. v3 (default: the latest)")
+    promote = msub.add_parser("promote", help="make a model version the champion of its task")
+    promote.add_argument("task", choices=["value", "churn", "segment"])
+    promote.add_argument("name")
+    promote.add_argument("version", nargs="?", help="e.g. v3 (default: the latest)")
+    rollback = msub.add_parser("rollback", help="point a task's champion back at the previous one")
+    rollback.add_argument("task", choices=["value", "churn", "segment"])
+
     sql = sub.add_parser(
         "sql",
         help="run SQL on the database: -c, statements on stdin, or a prompt",
@@ -125,21 +174,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``clv``; returns the exit code (0 ok, 2 user error)."""
-    from clv import commands
+    from clv import commands, models
 
     args = build_parser().parse_args(argv)
     if not hasattr(args, "db"):
         args.db = DEFAULT_DB
+    if not hasattr(args, "models_dir"):
+        args.models_dir = DEFAULT_MODELS
     handler = {
         "generate": commands.cmd_generate,
         "load": commands.cmd_load,
         "build": commands.cmd_build,
+        "train": models.cmd_train,
+        "evaluate": models.cmd_evaluate,
+        "models": models.cmd_models,
         "sql": commands.cmd_sql,
         "demo": commands.cmd_demo,
     }[args.command]
     try:
         return handler(args)
-    except (IngestError, ClvError) as err:
+    except (IngestError, ClvError, TrainingError, UdfError) as err:
         return console.fail(str(err))
     except KeyboardInterrupt:
         return console.fail("interrupted; nothing was committed")

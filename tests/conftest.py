@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from clv.build import BuildResult, build_features
 from ingest import generate_shop
 from ingest.generator import GeneratedShop
+from ingest.loader import load_files
 
 SHOP_TABLES = ("customers", "orders", "order_items", "returns", "events")
 
@@ -39,3 +43,27 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     """Write a small input file for a test and return its path."""
     path.write_text(text, encoding=encoding)
     return path
+
+
+@dataclass(frozen=True)
+class BuiltShop:
+    shop: GeneratedShop
+    db: Path
+    result: BuildResult
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
+    """A 3,000-customer shop, loaded and built with the default vars."""
+    root = tmp_path_factory.mktemp("built")
+    shop = generate_shop(root / "shop", customers=3_000, seed=21)
+    db = root / "clv.duckdb"
+    load_files(db, shop_inputs(shop))
+    return BuiltShop(shop, db, build_features(db))
+
+
+def copy_db(db: Path, to: Path) -> Path:
+    """A private copy of a database for a test that changes it."""
+    to.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(db, to)
+    return to

@@ -153,6 +153,13 @@ class BGNBD:
         decay = ((p.alpha + t) / (p.alpha + t + periods)) ** (p.r + x)
         return head * (1 - decay * hyp) * self.p_alive(x, t_x, t)
 
+    def p_no_purchase(self, window: float, frequency: object, recency: object, T: object) -> np.ndarray:
+        """Probability of no purchase in (T, T + window]: dropped out, or alive and quiet."""
+        p = self._fitted()
+        x, t_x, t = check_summary(frequency, recency, T)
+        alive = self.p_alive(x, t_x, t)
+        return 1 - alive + alive * ((p.alpha + t) / (p.alpha + t + window)) ** (p.r + x)
+
     def expected_purchases_new(self, periods: float) -> float:
         """Expected purchases in (0, periods] of a customer just acquired (no history)."""
         p = self._fitted()
@@ -225,3 +232,28 @@ class GammaGamma:
         population = g.p * g.v / (g.q - 1)
         weight = g.p * x / (g.p * x + g.q - 1)
         return (1 - weight) * population + weight * m
+
+
+def discounted_clv(
+    bgnbd: BGNBD,
+    gamma_gamma: GammaGamma,
+    frequency: object,
+    recency: object,
+    T: object,
+    monetary_value: object,
+    periods: int,
+    rate: float,
+) -> np.ndarray:
+    """Discounted expected value over ``periods`` whole time units (weeks here) at ``rate`` per unit.
+
+    CLV = sum over t = 1..periods of E[purchases in (t - 1, t]] * E[order value] / (1 + rate)^t: the
+    purchases of each period are discounted by the end of that period.
+    """
+    if periods < 1 or int(periods) != periods:
+        raise ValueError(f"periods must be a whole number >= 1, got {periods}")
+    if rate < 0:
+        raise ValueError(f"rate must be >= 0 per period, got {rate}")
+    cumulative = np.stack([bgnbd.expected_purchases(k, frequency, recency, T) for k in range(periods + 1)])
+    per_period = np.diff(cumulative, axis=0)
+    discount = (1 + rate) ** -np.arange(1, periods + 1)
+    return (discount @ per_period) * gamma_gamma.expected_order_value(frequency, monetary_value)

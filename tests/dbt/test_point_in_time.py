@@ -9,8 +9,7 @@ from clv.build import build_features, dbt_vars
 from clv.errors import ClvError
 from ingest import generate_shop
 from ingest.loader import load_files
-from tests.conftest import SHOP_TABLES, shop_inputs, write
-from tests.dbt.conftest import copy_db
+from tests.conftest import SHOP_TABLES, copy_db, shop_inputs, write
 
 FIXED = dbt_vars(as_of_date="2026-01-01", training_cutoffs=["2024-06-30", "2024-09-30"])
 

@@ -1,0 +1,76 @@
+"""Benchmark: train the full model set, then evaluate it on the test cutoff (issue #4).
+
+Two uses, one script:
+- accuracy on the 100,000-customer shop (seed 42): the evaluation table with the BG/NBD baseline
+  and the oracle, and the accuracy targets met or not;
+- speed on the 1,000,000-customer shop (12 training cutoffs): total and per-model training times
+  against the 20-minute target, with peak memory.
+
+The database must be built already (bench_features.py builds the 1M one):
+
+    .venv/bin/python bench/bench_training.py --db bench/out/clv_100k.duckdb --shop bench/out/shop_100k
+    .venv/bin/python bench/bench_training.py --db bench/out/clv_1m.duckdb --shop bench/out/shop_1m --no-oracle
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.memory import PeakMemory
+from training.pipeline import TrainSettings, train_models
+from training.report import evaluate_registry
+
+TARGET_SECONDS = 20 * 60
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--shop", help="the generated shop folder (its ground truth gives the oracle)")
+    parser.add_argument("--models-dir", help="registry to train into (default: a fresh folder next to the db)")
+    parser.add_argument("--no-oracle", action="store_true", help="skip the oracle (slow on 1M customers)")
+    parser.add_argument("--trials", type=int, default=TrainSettings.trials)
+    args = parser.parse_args()
+    db = Path(args.db)
+    models = Path(args.models_dir or db.with_suffix("").as_posix() + "_models")
+    shutil.rmtree(models, ignore_errors=True)
+
+    started = time.perf_counter()
+    with PeakMemory(interval=0.2) as mem:
+        result = train_models(db, models, TrainSettings(trials=args.trials), log=lambda line: print(line, flush=True))
+    seconds = time.perf_counter() - started
+    print(f"\ntraining rows: {result.cards[0]['training_rows']}")
+    print("per-model seconds (search + final fit):")
+    for name, s in sorted(result.seconds.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:28s} {s:8.1f}")
+    print(f"full training run (read, fit, export, parity, register): {seconds:.1f} s "
+          f"(target < {TARGET_SECONDS} s); peak memory {mem.peak_gb:.2f} GB")  # fmt: skip
+    print(f"champions: {result.champions}")
+
+    started = time.perf_counter()
+    shop = None if args.no_oracle or not args.shop else args.shop
+    report = evaluate_registry(db, models, ground_truth=shop, out=models / "evaluation.json")
+    print(f"\nevaluation on test cutoff {report['test_cutoff']} ({report['rows']:,} customers) "
+          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    for task, columns in (("value", ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "total_ratio")),
+                          ("churn", ("roc_auc", "pr_auc", "brier", "log_loss", "f1"))):  # fmt: skip
+        print(f"{task:26s}" + "".join(f"{c:>16s}" for c in columns))
+        for row in report[task]:
+            mark = "*" if row["champion"] else " "
+            print(f"{mark}{row['model']:25s}" + "".join(f"{row['metrics'][c]:16.4f}" for c in columns))
+    for check in report["targets"]:
+        print(f"[{'met' if check['met'] else 'NOT MET'}] {check['target']}: "
+              f"{check['champion']:.4f} vs {check['reference']:.4f}")  # fmt: skip
+    ok = seconds < TARGET_SECONDS and all(c["met"] for c in report["targets"])
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

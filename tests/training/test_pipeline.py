@@ -1,0 +1,137 @@
+"""A real training run on the small built shop: time split, every model family, ONNX parity,
+registry cards, champions, determinism, the evaluation, and the short-history fallback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from clv.build import build_features, dbt_vars
+from clv.cli import main
+from training.dataset import connect, read_rows
+from training.onnx_tools import run
+from training.pipeline import TrainSettings, train_models
+from training.report import evaluate_registry
+from udfs import registry
+
+# A small budget: the behaviour under test does not depend on how long the models train.
+SETTINGS = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
+EXPECTED = {
+    "value_btyd", "value_hgb_poisson", "value_hgb_tweedie", "value_hgb_squared_error", "value_rf", "value_mlp",
+    "value_ziln", "value_fused", "churn_btyd", "churn_hgb", "churn_rf", "churn_mlp", "segment_kmeans",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(built, tmp_path_factory):
+    root = tmp_path_factory.mktemp("registry")
+    return root, train_models(built.db, root, SETTINGS)
+
+
+def test_every_model_family_is_registered_with_a_complete_card(trained):
+    root, result = trained
+    assert {c["name"] for c in result.cards} == EXPECTED
+    for card in result.cards:
+        stored = registry.read_card(root, card["name"], "v1")
+        assert stored["horizon_days"] == 365 and stored["churn_window_days"] == 90
+        assert stored["sha256"] == registry.sha256_file(root / card["name"] / "v1" / "model.onnx")
+        assert stored["parity"]["rows"] > 0
+        assert stored["libraries"]["onnxruntime"] != "not installed"
+        if card["task"] != "segment":
+            assert set(stored["metrics"]) == {"validation", "test"}
+
+
+def test_the_split_is_by_time_and_test_is_the_latest_fully_observed_cutoff(trained, built):
+    _, result = trained
+    cutoffs = result.cards[0]["cutoffs"]
+    assert max(cutoffs["train"]) < cutoffs["validation"] < cutoffs["test"]
+    assert cutoffs["test"] == max(built.result.training_cutoffs)
+
+
+def test_champions_are_the_best_on_validation(trained):
+    root, result = trained
+    for task, metric in (("value", "normalized_gini"), ("churn", "roc_auc")):
+        cards = [c for c in result.cards if c["task"] == task]
+        best = max(cards, key=lambda c: c["metrics"]["validation"][metric])
+        assert registry.champion(root, task)["name"] == best["name"]
+    assert registry.champion(root, "segment")["name"] == "segment_kmeans"
+
+
+def test_registered_onnx_files_reproduce_the_cards_test_figures(trained, built):
+    root, result = trained
+    with connect(built.db) as con:
+        test = read_rows(con, where=f"cutoff_date = DATE '{result.split.test}'")
+    for card in result.cards:
+        data, _ = registry.verified_model(root, card["name"], "v1")
+        model = onnx.load_from_string(data)
+        assert {i.domain for i in model.opset_import} <= {"", "ai.onnx.ml"}
+        assert [i.name for i in model.graph.input] == ["features"]
+        predicted = run(data, test.X, card["task"]).ravel()
+        if card["task"] == "value":
+            assert np.all(predicted >= 0)
+            assert predicted.sum() / test.value.sum() == pytest.approx(card["metrics"]["test"]["total_ratio"], rel=1e-4)
+        elif card["task"] == "churn":
+            assert np.all((predicted >= 0) & (predicted <= 1))
+
+
+def test_the_same_data_and_seed_give_the_same_models(trained, built, tmp_path):
+    root, first = trained
+    again = TrainSettings(**{**SETTINGS.__dict__, "families": ("btyd", "hgb", "rf")})
+    second = train_models(built.db, tmp_path / "again", again)
+    for card in second.cards:
+        a = onnx.load(str(root / card["name"] / "v1" / "model.onnx"))
+        b = onnx.load(str(tmp_path / "again" / card["name"] / "v1" / "model.onnx"))
+        # Byte-identical graphs; only the metadata (creation time) may differ.
+        assert a.graph.SerializeToString() == b.graph.SerializeToString(), card["name"]
+        before = next(c for c in first.cards if c["name"] == card["name"])
+        assert card["metrics"]["test"] == before["metrics"]["test"]
+
+
+def test_evaluation_scores_the_registry_beside_the_oracle(trained, built, tmp_path):
+    root, _ = trained
+    report = evaluate_registry(built.db, root, ground_truth=built.shop.out_dir, out=tmp_path / "e.json")
+    names = {r["model"] for r in report["value"]}
+    assert {"oracle", "value_btyd", "value_fused"} <= names
+    oracle = next(r for r in report["value"] if r["model"] == "oracle")["metrics"]
+    champion = next(r for r in report["value"] if r["champion"])["metrics"]
+    # The oracle knows every customer's latent state: no model should rank customers better.
+    assert oracle["normalized_gini"] > champion["normalized_gini"]
+    assert len(report["targets"]) == 6 and (tmp_path / "e.json").exists()
+
+
+def test_models_commands_list_promote_and_roll_back(trained, tmp_path, capsys):
+    root, _ = trained
+    copy = tmp_path / "reg"
+    shutil.copytree(root, copy)
+    assert main(["--models-dir", str(copy), "models", "list"]) == 0
+    assert "value_hgb_tweedie" in capsys.readouterr().out
+    assert main(["models", "--models-dir", str(copy), "promote", "value", "value_btyd", "v1"]) == 0
+    assert registry.champion(copy, "value")["name"] == "value_btyd"
+    assert main(["models", "--models-dir", str(copy), "rollback", "value"]) == 0
+    assert registry.champion(copy, "value")["name"] == registry.champion(root, "value")["name"]
+    assert main(["models", "--models-dir", str(copy), "promote", "churn", "value_btyd"]) == 2
+    assert "cannot be the churn champion" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_say_what_to_run_first(tmp_path, capsys):
+    assert main(["train", "--db", str(tmp_path / "none.duckdb"), "--models-dir", str(tmp_path / "m")]) == 2
+    assert "run `clv load` and `clv build` first" in capsys.readouterr().err
+    assert main(["evaluate", "--db", str(tmp_path / "none.duckdb"), "--models-dir", str(tmp_path / "m")]) == 2
+    assert "run `clv train` first" in capsys.readouterr().err
+
+
+def test_short_history_fits_the_baseline_alone_and_says_so(built, tmp_path):
+    db = tmp_path / "short.duckdb"
+    shutil.copyfile(built.db, db)
+    last = max(built.result.training_cutoffs)
+    build_features(db, dbt_vars(training_cutoffs=[str(last - dt.timedelta(days=31)), str(last)]), full_refresh=True)
+    result = train_models(db, tmp_path / "m", SETTINGS)
+    assert sorted(c["name"] for c in result.cards) == ["churn_btyd", "value_btyd"]
+    assert "fitted the BG/NBD + Gamma-Gamma baseline alone" in result.notes[0]
+    assert registry.champion(tmp_path / "m", "value")["name"] == "value_btyd"
+    assert Path(tmp_path / "m" / "value_btyd" / "v1" / "model.onnx").exists()

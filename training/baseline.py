@@ -1,0 +1,82 @@
+"""The BG/NBD + Gamma-Gamma baseline on the feature matrix: fitting, outputs, and its ONNX graph.
+
+The baseline reads the BTYD summary columns of the contract (``frequency``, ``recency_weeks``,
+``t_weeks``, ``monetary_value``) and works in weeks: the horizon and churn window are converted
+from days once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from training.btyd import BGNBD, GammaGamma
+from training.btyd_graph import BTYD_OUTPUTS, btyd_graph
+from udfs.contract import FEATURES
+
+DAYS_PER_WEEK = 7.0
+_COLUMNS = {name: FEATURES.index(name) for name in ("frequency", "recency_weeks", "t_weeks", "monetary_value")}
+
+
+def summary(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(frequency, recency, T, monetary value) in weeks from the feature matrix; NULLs read as 0."""
+    cols = [np.nan_to_num(X[:, _COLUMNS[c]].astype(np.float64), nan=0.0) for c in _COLUMNS]
+    x, t_x, t, m = cols
+    # float32 storage can put recency a hair above T for customers whose last purchase is today.
+    return x, np.minimum(t_x, t), t, m
+
+
+@dataclass
+class BTYDFit:
+    """A fitted BG/NBD + Gamma-Gamma pair with the horizon and churn window it predicts over."""
+
+    bgnbd: BGNBD
+    gamma_gamma: GammaGamma
+    horizon_weeks: float
+    churn_window_weeks: float
+    fitted_on: str
+    customers: int
+
+    @classmethod
+    def fit(cls, X: np.ndarray, horizon_days: int, churn_window_days: int, fitted_on: str) -> BTYDFit:
+        """Fit both models on the BTYD summary of ``X`` (one cutoff's rows)."""
+        x, t_x, t, m = summary(X)
+        bgnbd = BGNBD(penalizer=1e-4).fit(x, t_x, t)
+        gamma_gamma = GammaGamma(penalizer=1e-4).fit(x, m)
+        return cls(bgnbd, gamma_gamma, horizon_days / DAYS_PER_WEEK, churn_window_days / DAYS_PER_WEEK,
+                   fitted_on, int(x.size))  # fmt: skip
+
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """(N x 4): P(alive), expected purchases over the horizon, expected order value, P(no purchase in window)."""
+        x, t_x, t, m = summary(X)
+        alive = self.bgnbd.p_alive(x, t_x, t)
+        purchases = self.bgnbd.expected_purchases(self.horizon_weeks, x, t_x, t)
+        spend = self.gamma_gamma.expected_order_value(x, m)
+        quiet = self.bgnbd.p_no_purchase(self.churn_window_weeks, x, t_x, t)
+        return np.column_stack([alive, purchases, spend, quiet])
+
+    def value(self, X: np.ndarray) -> np.ndarray:
+        out = self.outputs(X)
+        return out[:, 1] * out[:, 2]
+
+    def churn(self, X: np.ndarray) -> np.ndarray:
+        return self.outputs(X)[:, 3]
+
+    def graph(self) -> onnx.ModelProto:
+        b, g = self.bgnbd.params_, self.gamma_gamma.params_
+        return btyd_graph((b.r, b.alpha, b.a, b.b), (g.p, g.q, g.v), self.horizon_weeks, self.churn_window_weeks)
+
+    def params(self) -> dict[str, object]:
+        b, g = self.bgnbd.params_, self.gamma_gamma.params_
+        return {
+            "bgnbd": {"r": b.r, "alpha": b.alpha, "a": b.a, "b": b.b},
+            "gamma_gamma": {"p": g.p, "q": g.q, "v": g.v},
+            "time_unit": "week",
+            "horizon_weeks": self.horizon_weeks,
+            "churn_window_weeks": self.churn_window_weeks,
+            "fitted_on_cutoff": self.fitted_on,
+            "customers": self.customers,
+            "outputs": list(BTYD_OUTPUTS),
+        }

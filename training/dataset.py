@@ -1,0 +1,192 @@
+"""Training data straight from the feature layer: DuckDB -> Arrow batches -> one float32 matrix.
+
+``ml_training_set`` holds one row per customer per training cutoff, the contract's features in the
+contract's order, then the labels. Nothing goes through CSV or pandas: record batches are copied
+column by column into a preallocated float32 matrix, so peak memory is the matrix plus one batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from training.errors import TrainingError
+from udfs.contract import FEATURES, differences
+
+BATCH_ROWS = 1 << 18
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What the feature build was made with: its cutoffs and windows (from ``int_cutoffs``)."""
+
+    scoring_cutoff: dt.date
+    training_cutoffs: tuple[dt.date, ...]
+    horizon_days: int
+    churn_window_days: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Feature rows with their labels; row i of every array is the same customer-cutoff."""
+
+    X: np.ndarray  # float32, (rows, len(FEATURES))
+    value: np.ndarray  # float64 net value over the horizon
+    orders: np.ndarray  # float64 orders over the horizon
+    churned: np.ndarray  # int8, 1 = no order within the churn window
+    cutoff: np.ndarray  # datetime64[D]
+    customer_id: np.ndarray  # object (str)
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def take(self, rows: np.ndarray) -> Dataset:
+        """The rows selected by a boolean mask or an index array."""
+        return replace(
+            self, X=self.X[rows], value=self.value[rows], orders=self.orders[rows], churned=self.churned[rows],
+            cutoff=self.cutoff[rows], customer_id=self.customer_id[rows],
+        )  # fmt: skip
+
+    def at(self, cutoffs: tuple[dt.date, ...] | dt.date) -> Dataset:
+        """The rows of one cutoff or several."""
+        wanted = np.array(cutoffs if isinstance(cutoffs, tuple) else (cutoffs,), dtype="datetime64[D]")
+        return self.take(np.isin(self.cutoff, wanted))
+
+
+def connect(db: str | Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a built database, or a one-line error saying what to run first."""
+    path = Path(db)
+    if not path.exists():
+        raise TrainingError(f"no database at {path}: run `clv load` and `clv build` first")
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as err:
+        raise TrainingError(f"cannot open {path} read-only ({err}); is another process writing to it?") from err
+
+
+def read_build_info(con: duckdb.DuckDBPyConnection) -> BuildInfo:
+    """The cutoffs and windows of the last feature build."""
+    try:
+        rows = con.execute(
+            "SELECT cutoff_date, cutoff_role, horizon_end - cutoff_date, churn_window_end - cutoff_date "
+            "FROM intermediate.int_cutoffs ORDER BY cutoff_date"
+        ).fetchall()
+    except duckdb.CatalogException as err:
+        raise TrainingError("the feature layer is not built: run `clv build` first") from err
+    scoring = [r for r in rows if r[1] == "scoring"]
+    if not scoring:
+        raise TrainingError("the feature build has no scoring cutoff: run `clv build` again")
+    return BuildInfo(
+        scoring_cutoff=scoring[0][0],
+        training_cutoffs=tuple(r[0] for r in rows if r[1] == "training"),
+        horizon_days=int(scoring[0][2]),
+        churn_window_days=int(scoring[0][3]),
+    )
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, view: str, labels: tuple[str, ...]) -> None:
+    try:
+        columns = [r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()]
+    except duckdb.CatalogException as err:
+        raise TrainingError(f"{view} does not exist: run `clv build` first") from err
+    features = [c for c in columns if c not in ("customer_id", "cutoff_date", *labels)]
+    problem = differences(features)
+    if problem:
+        raise TrainingError(
+            f"{view} does not match the feature contract ({problem}); rebuild with `clv build --full-refresh`"
+        )
+
+
+def read_rows(
+    con: duckdb.DuckDBPyConnection,
+    view: str = "ml_training_set",
+    where: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> Dataset:
+    """Read a view with the contract's columns into a Dataset.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection to the built database.
+    view : str
+        ``ml_training_set`` (with labels) or ``ml_scoring_set`` (labels read as NaN).
+    where : str
+        Optional SQL filter, for instance on ``cutoff_date``.
+    progress : callable, optional
+        Called with (rows read, total rows) after each batch.
+    """
+    labels = ("future_value", "future_orders", "churned") if view == "ml_training_set" else ()
+    _check_columns(con, view, labels)
+    filter_sql = f" WHERE {where}" if where else ""
+    total = con.execute(f"SELECT count(*) FROM {view}{filter_sql}").fetchall()[0][0]
+    X = np.empty((total, len(FEATURES)), dtype=np.float32)
+    value = np.full(total, np.nan)
+    orders = np.full(total, np.nan)
+    churned = np.zeros(total, dtype=np.int8)
+    cutoff = np.empty(total, dtype="datetime64[D]")
+    ids = np.empty(total, dtype=object)
+    columns = ", ".join(("customer_id", "cutoff_date", *FEATURES, *labels))
+    # A stable order, so that the same database gives the same matrix and the same models.
+    reader = con.sql(f"SELECT {columns} FROM {view}{filter_sql} ORDER BY cutoff_date, customer_id")
+    start = 0
+    for batch in reader.to_arrow_reader(BATCH_ROWS):
+        end = start + batch.num_rows
+        ids[start:end] = batch.column("customer_id").to_numpy(zero_copy_only=False)
+        cutoff[start:end] = batch.column("cutoff_date").cast(pa.date32()).to_numpy(zero_copy_only=False)
+        for j, name in enumerate(FEATURES):
+            # NULL features (for instance no repeat purchases yet) arrive as NaN; trees handle NaN.
+            X[start:end, j] = batch.column(name).to_numpy(zero_copy_only=False)
+        if labels:
+            value[start:end] = batch.column("future_value").to_numpy(zero_copy_only=False)
+            orders[start:end] = batch.column("future_orders").to_numpy(zero_copy_only=False)
+            churned[start:end] = batch.column("churned").to_numpy(zero_copy_only=False)
+        start = end
+        if progress:
+            progress(start, total)
+    return Dataset(X=X, value=value, orders=orders, churned=churned, cutoff=cutoff, customer_id=ids)
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Cutoffs for fitting, for choosing models, and for the reported test figures."""
+
+    train: tuple[dt.date, ...]
+    validation: dt.date
+    test: dt.date
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "train": [d.isoformat() for d in self.train],
+            "validation": self.validation.isoformat(),
+            "test": self.test.isoformat(),
+        }
+
+
+def time_split(cutoffs: tuple[dt.date, ...]) -> TimeSplit:
+    """Earlier cutoffs train, the second latest validates, the latest (fully observed) tests.
+
+    Rows of one customer at different cutoffs never straddle the split at random: every row of a
+    cutoff goes to one side, and every training cutoff precedes the validation cutoff, which
+    precedes the test cutoff.
+    """
+    ordered = tuple(sorted(cutoffs))
+    if len(ordered) < 3:
+        raise TrainingError(
+            f"{len(ordered)} training cutoffs with a fully observed horizon; the time split needs at least 3 "
+            "(train, validation, test): rebuild with more `--training-cutoff` dates or a shorter --horizon-days"
+        )
+    return TimeSplit(train=ordered[:-2], validation=ordered[-2], test=ordered[-1])
+
+
+def sample_rows(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted row indices of a seeded uniform sample of at most ``limit`` rows (all rows if None)."""
+    if limit is None or n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))

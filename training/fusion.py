@@ -1,0 +1,67 @@
+"""A fused value model: a weighted mean of the best value models, the BG/NBD baseline included.
+
+Each part is already calibrated; the weights are proportional to 1 / validation MAE, so a part that
+predicts the validation cutoff better counts for more. The parts' ONNX graphs become one graph
+(every part reads the same ``features``), ending in the weighted sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from training.calibration import ValueScale
+from training.candidates import Candidate, FitContext, target
+from training.dataset import Dataset
+from training.onnx_tools import compose_graph, const
+
+
+class Fused(Candidate):
+    """Weighted mean of fitted value candidates."""
+
+    family = "fused"
+
+    def __init__(self, parts: list[Candidate], validation_mae: list[float]) -> None:
+        super().__init__("value", {"parts": [p.name for p in parts]})
+        if len(parts) < 2 or len(parts) != len(validation_mae):
+            raise ValueError("fusion needs at least two parts, each with its validation MAE")
+        if any(p.task != "value" for p in parts):
+            raise ValueError("only value models can be fused")
+        inverse = 1 / np.asarray(validation_mae, dtype=np.float64)
+        self.parts = parts
+        self.weights = inverse / inverse.sum()
+        self.params["weights"] = {p.name: float(w) for p, w in zip(parts, self.weights, strict=True)}
+
+    def fit(self, train: Dataset, validation: Dataset, ctx: FitContext) -> Fused:
+        # The parts are fitted already; only the overall level is checked on validation.
+        raw = self.predict_raw(validation.X)
+        self.calibration_ = ValueScale.fit(raw, target(validation, "value"))
+        return self
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, ctx: FitContext, val: tuple[np.ndarray, np.ndarray]) -> None:
+        raise NotImplementedError("Fused is fitted from fitted parts")
+
+    def predict_raw(self, X: np.ndarray) -> np.ndarray:
+        return sum(w * p.predict(X) for p, w in zip(self.parts, self.weights, strict=True))
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_raw(X)
+
+    def _graph(self, width: int) -> onnx.ModelProto:
+        parts = {f"part{i}": p.to_onnx() for i, p in enumerate(self.parts)}
+        nodes, inits, terms = [], [], []
+        for i, w in enumerate(self.weights):
+            inits.append(const(f"w{i}", float(w)))
+            nodes.append(helper.make_node("Mul", [f"part{i}/value", f"w{i}"], [f"term{i}"]))
+            terms.append(f"term{i}")
+        nodes.append(helper.make_node("Sum", terms, ["raw"]))
+        output = helper.make_tensor_value_info("raw", TensorProto.FLOAT, ["N", 1])
+        return compose_graph(parts, {}, nodes, inits, [output], "fused_parts")
+
+    def describe(self) -> dict[str, object]:
+        out = super().describe()
+        out["parts"] = [
+            {"name": p.name, "weight": float(w), **p.describe()} for p, w in zip(self.parts, self.weights, strict=True)
+        ]
+        return out

@@ -1,0 +1,177 @@
+"""A torch MLP for either task, and the zero-inflated lognormal (ZILN) value model.
+
+ZILN (Wang, Liu and Miao, 2019) has one network predict three numbers per customer: the logit of
+P(any purchase in the horizon), and the mean and scale of log(value) given a purchase. Its loss is
+the cross-entropy of purchase/no purchase plus the lognormal negative log-likelihood of the
+positive values; its expected value is P(purchase) * exp(mu + sigma^2 / 2).
+
+Inputs are prepared inside the network, so that the exported graph takes the raw ``features``:
+NULLs become 0, heavy-tailed columns go through sign(x) * log1p(|x|), then every column is
+standardized with training means and deviations. Training is seeded and deterministic, stops early
+on the validation loss, and reports each epoch.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from training.candidates import Candidate, FitContext
+from training.onnx_tools import OPSET
+
+HEAVY_TAIL = 10.0  # columns whose largest absolute value exceeds this are log-transformed
+
+
+class _Net(nn.Module):
+    def __init__(self, log_mask: np.ndarray, mean: np.ndarray, std: np.ndarray, hidden: tuple[int, ...], out: int):
+        super().__init__()
+        self.register_buffer("log_mask", torch.tensor(log_mask, dtype=torch.bool))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+        layers: list[nn.Module] = []
+        width = len(mean)
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        layers.append(nn.Linear(width, out))
+        self.body = nn.Sequential(*layers)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.where(torch.isnan(x), torch.zeros_like(x), x)
+        x = torch.where(self.log_mask, torch.sign(x) * torch.log1p(torch.abs(x)), x)
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.prepare(x))
+
+
+class _Served(nn.Module):
+    """The network plus its output transform: what is exported and what ``predict`` returns."""
+
+    def __init__(self, net: _Net, kind: str):
+        super().__init__()
+        self.net, self.kind = net, kind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        if self.kind == "churn":
+            return torch.sigmoid(out)
+        if self.kind == "ziln":
+            p = torch.sigmoid(out[:, 0:1])
+            sigma = nn.functional.softplus(out[:, 2:3]) + 1e-3
+            return p * torch.exp(torch.clamp(out[:, 1:2] + sigma * sigma / 2, max=30.0))
+        return torch.exp(torch.clamp(out, max=30.0))
+
+
+def ziln_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of purchase / no purchase + lognormal NLL of the positive values (mean per row)."""
+    positive = (y > 0).float()
+    classification = nn.functional.binary_cross_entropy_with_logits(out[:, 0], positive, reduction="none")
+    mu, sigma = out[:, 1], nn.functional.softplus(out[:, 2]) + 1e-3
+    log_y = torch.log(torch.clamp(y, min=1e-6))
+    nll = log_y + torch.log(sigma) + 0.5 * math.log(2 * math.pi) + 0.5 * ((log_y - mu) / sigma) ** 2
+    return (classification + positive * nll).mean()
+
+
+def _loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if kind == "ziln":
+        return ziln_loss(out, y)
+    if kind == "churn":
+        return nn.functional.binary_cross_entropy_with_logits(out[:, 0], y)
+    return nn.functional.poisson_nll_loss(out[:, 0], y, log_input=True)
+
+
+class MLP(Candidate):
+    """A feed-forward network: ``head`` 'plain' (Poisson value or churn logit) or 'ziln' (value only)."""
+
+    def __init__(self, task: str, params: dict[str, object] | None = None, btyd_features: bool = False) -> None:
+        super().__init__(task, params, btyd_features)
+        self.params.setdefault("head", "plain")
+        self.params.setdefault("hidden", [128, 64])
+        self.params.setdefault("learning_rate", 1e-3)
+        self.params.setdefault("batch_size", 2048)
+        self.params.setdefault("max_epochs", 40)
+        self.params.setdefault("patience", 4)
+        if self.params["head"] not in ("plain", "ziln"):
+            raise ValueError(f"head must be 'plain' or 'ziln', got {self.params['head']!r}")
+        if self.params["head"] == "ziln" and task != "value":
+            raise ValueError("the ZILN head predicts value; use head='plain' for churn")
+
+    @property
+    def family(self) -> str:  # type: ignore[override]
+        return "ziln" if self.params["head"] == "ziln" else "mlp"
+
+    @property
+    def _kind(self) -> str:
+        return "ziln" if self.params["head"] == "ziln" else ("churn" if self.task == "churn" else "value")
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, ctx: FitContext, val: tuple[np.ndarray, np.ndarray]) -> None:
+        torch.manual_seed(ctx.seed)
+        torch.use_deterministic_algorithms(True)
+        torch.set_num_threads(ctx.threads)
+        rng = np.random.default_rng(ctx.seed)
+        clean = np.nan_to_num(X, nan=0.0)
+        log_mask = np.abs(clean).max(axis=0) > HEAVY_TAIL
+        prepared = np.where(log_mask, np.sign(clean) * np.log1p(np.abs(clean)), clean)
+        mean, std = prepared.mean(axis=0), prepared.std(axis=0)
+        std[std < 1e-6] = 1.0
+        out = 3 if self._kind == "ziln" else 1
+        net = _Net(log_mask, mean, std, tuple(int(h) for h in self.params["hidden"]), out)
+        optimizer = torch.optim.Adam(net.parameters(), lr=float(self.params["learning_rate"]))
+        X_t, y_t = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y.astype(np.float32))
+        X_v, y_v = torch.from_numpy(np.ascontiguousarray(val[0])), torch.from_numpy(val[1].astype(np.float32))
+        batch, epochs = int(self.params["batch_size"]), int(self.params["max_epochs"])
+        best, best_state, waited = math.inf, None, 0
+        self.history_: list[dict[str, float]] = []
+        for epoch in range(1, epochs + 1):
+            net.train()
+            order = torch.from_numpy(rng.permutation(len(X_t)))
+            for start in range(0, len(order), batch):
+                rows = order[start : start + batch]
+                optimizer.zero_grad()
+                loss = _loss(self._kind, net(X_t[rows]), y_t[rows])
+                loss.backward()
+                optimizer.step()
+            net.eval()
+            with torch.no_grad():
+                val_loss = float(_loss(self._kind, net(X_v), y_v))
+            self.history_.append({"epoch": epoch, "validation_loss": val_loss})
+            ctx.log(f"{self.name} epoch {epoch}/{epochs}: validation loss {val_loss:.4f}")
+            if ctx.epochs:
+                ctx.epochs(epoch, epochs)
+            if val_loss < best - 1e-6:
+                best, waited = val_loss, 0
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= int(self.params["patience"]):
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        self.model_ = _Served(net.eval(), self._kind)
+        self.epochs_ = len(self.history_)
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.model_(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()[:, 0]
+
+    def _graph(self, width: int) -> onnx.ModelProto:
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                self.model_, (torch.zeros(2, width),), buffer, dynamo=False, input_names=["features"],
+                output_names=["raw"], dynamic_axes={"features": {0: "N"}, "raw": {0: "N"}}, opset_version=OPSET,
+            )  # fmt: skip
+        return onnx.load_from_string(buffer.getvalue())
+
+    def describe(self) -> dict[str, object]:
+        out = super().describe()
+        out["epochs"] = getattr(self, "epochs_", None)
+        return out

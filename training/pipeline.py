@@ -1,0 +1,291 @@
+"""``train_models``: the whole training run, from the feature layer to registered champions.
+
+1. Read ``ml_training_set`` and split by time (train / validation / test cutoffs).
+2. Fit the BG/NBD + Gamma-Gamma baseline on the latest training cutoff.
+3. Fit every candidate for value and churn (with a budgeted search for the tree ensembles), the
+   fused value model and the k-means segments; calibrate on validation.
+4. Export each to ONNX and check parity with the in-memory model on test rows.
+5. Only when every export passed: register every model and point each task's champion at the
+   candidate with the best validation primary metric.
+
+When the history is too short for a time split, the baseline is fitted alone on the latest rows
+there are and becomes the champion, and the result says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.baseline import BTYDFit
+from training.baseline_candidate import Baseline
+from training.calibration import Platt, ValueScale
+from training.candidates import Candidate, FitContext, target
+from training.dataset import BuildInfo, Dataset, TimeSplit, connect, read_build_info, read_rows, sample_rows, time_split
+from training.evaluation import candidate_metrics
+from training.export import export_checked
+from training.fusion import Fused
+from training.mlp import MLP
+from training.registry import register
+from training.search import PRIMARY, SPACES, search
+from training.segments import Segmenter
+from training.trees import HGB, Forest
+from udfs import registry
+
+FAMILIES = ("btyd", "hgb", "rf", "mlp", "ziln", "fused", "kmeans")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How much to train: the defaults suit the sample shop and scale to 1M customers."""
+
+    seed: int = 0
+    trials: int = 4
+    search_rows: int = 200_000
+    max_train_rows: int = 2_000_000
+    mlp_rows: int = 500_000
+    threads: int = max(1, os.cpu_count() or 1)
+    families: tuple[str, ...] = FAMILIES
+    fuse_top: int = 3
+    max_iter: int = 300  # boosting iterations at most (early stopping usually ends sooner)
+    forest_trees: int = 100
+    max_epochs: int = 40
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.families if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown model families {unknown}; choose from {list(FAMILIES)}")
+        for name in ("trials", "search_rows", "max_train_rows", "mlp_rows", "threads", "max_iter", "forest_trees",
+                     "max_epochs"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class TrainResult:
+    """What a training run did."""
+
+    info: BuildInfo
+    split: TimeSplit | None
+    cards: list[dict] = field(default_factory=list)
+    champions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+Log = Callable[[str], None]
+
+
+def _fit_candidates(
+    train: Dataset, validation: Dataset, settings: TrainSettings, ctx: FitContext, log: Log, seconds: dict[str, float]
+) -> list[Candidate]:
+    fitted: list[Candidate] = []
+    families = settings.families
+    train_rows = train.take(sample_rows(len(train), settings.max_train_rows, settings.seed))
+    mlp_rows = train.take(sample_rows(len(train), settings.mlp_rows, settings.seed))
+
+    def timed(candidate_name: str, work: Callable[[], Candidate]) -> None:
+        start = time.perf_counter()
+        log(f"fitting {candidate_name}")
+        fitted.append(work())
+        seconds[candidate_name] = time.perf_counter() - start
+        log(f"{candidate_name} done in {seconds[candidate_name]:.1f} s")
+
+    def searched(make: Callable[[dict, bool], Candidate], space: str) -> Candidate:
+        best, _ = search(make, SPACES[space], train, validation, ctx, settings.trials, settings.search_rows)
+        params = {k: v for k, v in best.items() if k != "btyd_features"}
+        return make(params, bool(best.get("btyd_features", False))).fit(train_rows, validation, ctx)
+
+    for task in ("value", "churn"):
+        if "btyd" in families:
+            timed(f"{task}_btyd", lambda task=task: Baseline(task).fit(train, validation, ctx))
+        if "hgb" in families:
+            losses = ("poisson", "tweedie", "squared_error") if task == "value" else ("log_loss",)
+            for loss in losses:
+                name = HGB(task, {"loss": loss}).name
+
+                def make(params: dict, btyd: bool, task: str = task, loss: str = loss) -> Candidate:
+                    return HGB(task, {"loss": loss, "max_iter": settings.max_iter, **params}, btyd_features=btyd)
+
+                timed(name, lambda make=make: searched(make, "hgb"))
+        if "rf" in families:
+
+            def make_rf(params: dict, btyd: bool, task: str = task) -> Candidate:
+                return Forest(task, {"n_estimators": settings.forest_trees, **params}, btyd_features=btyd)
+
+            timed(f"{task}_rf", lambda make_rf=make_rf: searched(make_rf, "rf"))
+        if "mlp" in families:
+            timed(
+                f"{task}_mlp",
+                lambda task=task: MLP(task, {"max_epochs": settings.max_epochs}).fit(mlp_rows, validation, ctx),
+            )
+        if "ziln" in families and task == "value":
+            ziln = {"head": "ziln", "max_epochs": settings.max_epochs}
+            timed("value_ziln", lambda ziln=ziln: MLP("value", ziln).fit(mlp_rows, validation, ctx))
+    if "fused" in families:
+        values = [c for c in fitted if c.task == "value"]
+        scored = sorted(values, key=lambda c: -_validation_score(c, validation))
+        parts = [c for c in scored if c.family != "btyd"][: settings.fuse_top]
+        parts += [c for c in values if c.family == "btyd"]
+        if len(parts) >= 2:
+            maes = [float(np.mean(np.abs(c.predict(validation.X) - validation.value))) for c in parts]
+            timed("value_fused", lambda: Fused(parts, maes).fit(train, validation, ctx))
+    return fitted
+
+
+def _validation_score(candidate: Candidate, validation: Dataset) -> float:
+    from training.search import primary_score
+
+    return primary_score(candidate.task, target(validation, candidate.task), candidate.predict(validation.X))
+
+
+def train_models(
+    db: str | Path,
+    models_dir: str | Path,
+    settings: TrainSettings | None = None,
+    log: Log | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> TrainResult:
+    """Train, evaluate, export and register every model; returns what was registered and the champions.
+
+    Parameters
+    ----------
+    db : path
+        The built DuckDB database (``clv build``).
+    models_dir : path
+        The registry root.
+    settings : TrainSettings, optional
+        Seed, search budget and row caps.
+    log : callable, optional
+        Receives one line per step (fits, trials, epochs).
+    progress : callable, optional
+        Receives (stage, done, total) while reading data and training networks.
+    """
+    settings = settings or TrainSettings()
+    log = log or (lambda _line: None)
+    models_dir = Path(models_dir)
+    with connect(db) as con:
+        info = read_build_info(con)
+        if len(info.training_cutoffs) < 3:
+            return _baseline_only(con, info, models_dir, settings, log)
+        data = read_rows(con, progress=(lambda d, t: progress("reading ml_training_set", d, t)) if progress else None)
+    split = time_split(info.training_cutoffs)
+    train, validation, test = data.at(split.train), data.at(split.validation), data.at(split.test)
+    del data
+    log(f"time split: train {len(train):,} rows on {len(split.train)} cutoffs, validation {len(validation):,} rows "
+        f"({split.validation}), test {len(test):,} rows ({split.test})")  # fmt: skip
+    result = TrainResult(info=info, split=split)
+    ctx = FitContext(
+        seed=settings.seed, threads=settings.threads, log=log,
+        epochs=(lambda e, n: progress("epochs", e, n)) if progress else None,
+    )  # fmt: skip
+    # Always fitted: the search may give its outputs to any tree ensemble as extra inputs.
+    start = time.perf_counter()
+    ctx.btyd = BTYDFit.fit(train.at(split.train[-1]).X, info.horizon_days, info.churn_window_days,
+                           split.train[-1].isoformat())  # fmt: skip
+    result.seconds["btyd_fit"] = time.perf_counter() - start
+    candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds)
+    parity_rows = test.take(sample_rows(len(test), 100_000, settings.seed))
+    exported = []
+    for candidate in candidates:
+        log(f"exporting {candidate.name} to ONNX")
+        model, parity = export_checked(candidate, parity_rows.X)
+        metrics = candidate_metrics(candidate, validation, test)
+        exported.append((candidate, model, parity, metrics))
+    segmenter = None
+    if "kmeans" in settings.families:
+        start = time.perf_counter()
+        log("fitting segment_kmeans")
+        segmenter = Segmenter(seed=settings.seed).fit(test.X)
+        result.seconds["segment_kmeans"] = time.perf_counter() - start
+        model, parity = export_checked(segmenter, parity_rows.X)
+        exported.append((segmenter, model, parity, {}))
+    common = {
+        "cutoffs": split.as_dict() | {"scoring": info.scoring_cutoff.isoformat()},
+        "horizon_days": info.horizon_days,
+        "churn_window_days": info.churn_window_days,
+        "training_rows": {"train": len(train), "validation": len(validation), "test": len(test)},
+        "seed": settings.seed,
+    }
+    _register_all(models_dir, exported, common, result)
+    _choose_champions(models_dir, result)
+    return result
+
+
+def _register_all(models_dir: Path, exported: list, common: dict, result: TrainResult) -> None:
+    """Register every exported model; on any failure remove this run's versions and re-raise."""
+    written: list[Path] = []
+    try:
+        for candidate, model, parity, metrics in exported:
+            card = {
+                "name": candidate.name,
+                "task": candidate.task,
+                "output": candidate.task,
+                "primary_metric": PRIMARY.get(candidate.task),
+                "metrics": metrics,
+                "parity": parity,
+                "model": candidate.describe(),
+                "training_seconds": result.seconds.get(candidate.name),
+                **common,
+            }
+            full = register(models_dir, model, card)
+            written.append(models_dir / full["name"] / full["version"])
+            result.cards.append(full)
+    except BaseException:
+        for path in written:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def _choose_champions(models_dir: Path, result: TrainResult) -> None:
+    for task in ("value", "churn", "segment"):
+        cards = [c for c in result.cards if c["task"] == task]
+        if not cards:
+            continue
+        if task == "segment":
+            best = cards[0]
+        else:
+            metric = PRIMARY[task]
+            best = max(cards, key=lambda c, metric=metric: c["metrics"]["validation"][metric])
+        reason = f"best validation {PRIMARY.get(task, 'segments')} in the training run of {best['created_at']}"
+        registry.promote(models_dir, task, best["name"], best["version"], reason=reason)
+        result.champions[task] = (best["name"], best["version"])
+
+
+def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettings, log: Log) -> TrainResult:
+    """Too little history for a time split: fit BG/NBD + Gamma-Gamma alone and serve it."""
+    cutoff = max(info.training_cutoffs) if info.training_cutoffs else info.scoring_cutoff
+    view = "ml_training_set" if info.training_cutoffs else "ml_scoring_set"
+    rows = read_rows(con, view, where=f"cutoff_date = DATE '{cutoff.isoformat()}'")
+    note = (
+        f"{len(info.training_cutoffs)} training cutoffs with a fully observed {info.horizon_days}-day horizon "
+        f"(3 are needed for a time split): fitted the BG/NBD + Gamma-Gamma baseline alone on {len(rows):,} "
+        f"customers at {cutoff}; it is the champion until more history arrives"
+    )
+    log(note)
+    fit = BTYDFit.fit(rows.X, info.horizon_days, info.churn_window_days, cutoff.isoformat())
+    ctx = FitContext(seed=settings.seed, btyd=fit, log=log)
+    result = TrainResult(info=info, split=None, notes=[note])
+    exported = []
+    for task in ("value", "churn"):
+        candidate = Baseline(task)
+        candidate.btyd_ = fit
+        candidate._fit(rows.X, target(rows, task), ctx, (rows.X, target(rows, task)))
+        # Without labels nothing can be calibrated: the model is served as fitted.
+        candidate.calibration_ = ValueScale(1.0) if task == "value" else Platt(1.0, 0.0)
+        model, parity = export_checked(candidate, rows.X[:100_000])
+        exported.append((candidate, model, parity, {"validation": {}, "test": {}}))
+    common = {"cutoffs": {"fitted_on": cutoff.isoformat(), "scoring": info.scoring_cutoff.isoformat()},
+              "horizon_days": info.horizon_days, "churn_window_days": info.churn_window_days,
+              "training_rows": {"fit": len(rows)}, "seed": settings.seed, "note": note}  # fmt: skip
+    _register_all(models_dir, exported, common, result)
+    for card in result.cards:
+        registry.promote(models_dir, card["task"], card["name"], card["version"], reason=note)
+        result.champions[card["task"]] = (card["name"], card["version"])
+    return result

@@ -1,0 +1,96 @@
+"""Writing new model versions into the registry (reading and champion pointers live in ``udfs.registry``).
+
+A version is assembled in a hidden folder next to its final place and renamed into place in one
+step, so a crash or a failed export leaves either the complete version or nothing; versions are
+never overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import onnx
+
+from training.onnx_tools import check_domains
+from udfs.contract import CONTRACT_VERSION, FEATURE_TYPE, FEATURES, spec_hash
+from udfs.registry import check_name, version_number, versions
+
+LIBRARIES = ("duckdb", "numpy", "scikit-learn", "torch", "onnx", "onnxruntime", "skl2onnx", "scipy", "duckdb-clv")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that made a model, for its card."""
+    out = {"python": platform.python_version()}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
+    """Add ``model`` as the next version of ``card['name']``; returns the completed card.
+
+    The card gets ``version``, ``sha256``, ``spec_hash``, ``features``, ``libraries`` and
+    ``created_at``; the ONNX metadata carries the same name, version, task and spec hash.
+    """
+    root = Path(root)
+    name = check_name(card["name"])
+    check_domains(model)
+    (root / name).mkdir(parents=True, exist_ok=True)
+    while True:
+        existing = versions(root, name)
+        version = f"v{version_number(existing[-1]) + 1}" if existing else "v1"
+        final = root / name / version
+        stamped = onnx.ModelProto()
+        stamped.CopyFrom(model)
+        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        meta = {"name": name, "version": version, "task": card["task"], "spec_hash": spec_hash(),
+                "contract_version": str(CONTRACT_VERSION), "created_at": created}  # fmt: skip
+        del stamped.metadata_props[:]
+        for key, value in meta.items():
+            stamped.metadata_props.add(key=key, value=value)
+        stamped.doc_string = f"duckdb-clv {card['task']} model {name} {version}"
+        data = stamped.SerializeToString()
+        full = {
+            **card,
+            "version": version,
+            "spec_hash": spec_hash(),
+            "contract_version": CONTRACT_VERSION,
+            "features": [{"name": f, "type": FEATURE_TYPE} for f in FEATURES],
+            "input": {"name": "features", "type": "float32", "shape": ["N", len(FEATURES)]},
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size_bytes": len(data),
+            "libraries": library_versions(),
+            "created_at": created,
+        }
+        staging = Path(tempfile.mkdtemp(dir=root / name, prefix=f".{version}-"))
+        try:
+            _fsync_write(staging / "model.onnx", data)
+            _fsync_write(staging / "card.json", json.dumps(full, indent=2, default=str).encode())
+            try:
+                os.rename(staging, final)  # atomic; fails if another run took this version meanwhile
+            except OSError:
+                if final.exists():
+                    continue
+                raise
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return full

@@ -1,0 +1,179 @@
+"""The model registry on disk: versions with cards, and one champion pointer per task.
+
+Layout under the registry root (``onnx_models/`` by default)::
+
+    <name>/<version>/model.onnx     the model; never changed once written
+    <name>/<version>/card.json      what it is: task, features, spec hash, cutoffs, metrics, sha256
+    champions/<task>.json           {"name", "version", "history": [...]}, replaced atomically
+
+Versions are written by ``training.registry``; this module reads them and moves the pointers
+(``promote``, ``rollback``), which is all that scoring needs. It imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from udfs.contract import FEATURES, spec_hash
+from udfs.errors import RegistryError
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+VERSION = re.compile(r"^v[0-9]{1,6}$")
+POINTERS = "champions"
+TASKS = ("value", "churn", "segment")
+
+
+def check_name(name: str, what: str = "model name") -> str:
+    """``name`` if it is a plain identifier (it becomes a path, so nothing else is accepted)."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise RegistryError(f"invalid {what} {name!r}: use lowercase letters, digits and underscores")
+    return name
+
+
+def check_version(version: str) -> str:
+    """``version`` if it looks like v1, v2, ..."""
+    if not isinstance(version, str) or not VERSION.match(version):
+        raise RegistryError(f"invalid version {version!r}: versions look like v1, v2, ...")
+    return version
+
+
+def version_number(version: str) -> int:
+    return int(check_version(version)[1:])
+
+
+def versions(root: Path, name: str) -> list[str]:
+    """The versions of a model, oldest first."""
+    folder = Path(root) / check_name(name)
+    if not folder.is_dir():
+        return []
+    found = [p.name for p in folder.iterdir() if p.is_dir() and VERSION.match(p.name) and (p / "card.json").exists()]
+    return sorted(found, key=version_number)
+
+
+def model_names(root: Path) -> list[str]:
+    """Every registered model name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and NAME.match(p.name) and p.name != POINTERS)
+
+
+def read_card(root: Path, name: str, version: str | None = None) -> dict:
+    """The card of one version (the latest when ``version`` is None)."""
+    available = versions(root, name)
+    if not available:
+        known = ", ".join(model_names(root)) or "none; run `clv train` first"
+        raise RegistryError(f"no model named {name!r} in {root} (models: {known})")
+    version = check_version(version) if version else available[-1]
+    if version not in available:
+        raise RegistryError(f"model {name!r} has no version {version!r} (versions: {', '.join(available)})")
+    path = Path(root) / name / version / "card.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise RegistryError(f"cannot read the card {path}: {err}") from err
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
+    """The model bytes and card of one version, after checking the bytes and spec against the card.
+
+    Raises RegistryError when the file's sha256 differs from the card's, when the card's feature
+    spec differs from this installation's contract, or when the file is missing.
+    """
+    card = read_card(root, name, version)
+    path = Path(root) / name / version / "model.onnx"
+    if not path.is_file():
+        raise RegistryError(f"{name} {version}: {path} is missing; the registry is incomplete")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != card.get("sha256"):
+        raise RegistryError(
+            f"{name} {version}: model.onnx has sha256 {actual[:12]}… but its card says "
+            f"{str(card.get('sha256'))[:12]}…; the file was changed or corrupted, retrain or roll back"
+        )
+    if card.get("spec_hash") != spec_hash():
+        names = [f["name"] for f in card.get("features", [])]
+        diff = [f for f in FEATURES if f not in names] + [f for f in names if f not in FEATURES]
+        raise RegistryError(
+            f"{name} {version} was trained on a different feature spec (differing features: {diff[:5] or 'order'}); "
+            "retrain it with `clv train`"
+        )
+    return data, card
+
+
+def _pointer_path(root: Path, task: str) -> Path:
+    if task not in TASKS:
+        raise RegistryError(f"unknown task {task!r}; tasks are {', '.join(TASKS)}")
+    return Path(root) / POINTERS / f"{task}.json"
+
+
+def champion(root: Path, task: str) -> dict | None:
+    """The champion pointer of a task ({"name", "version", "history"}), or None before any training."""
+    path = _pointer_path(root, task)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise RegistryError(f"cannot read the champion pointer {path}: {err}") from err
+
+
+def _write_atomic(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)  # readers see the old pointer or the new one, never half of either
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def promote(root: Path, task: str, name: str, version: str | None = None, reason: str = "promoted") -> dict:
+    """Point the task's champion at a model version (the latest when ``version`` is None)."""
+    card = read_card(root, check_name(name), version)
+    if card["task"] != task:
+        raise RegistryError(f"{name} is a {card['task']} model and cannot be the {task} champion")
+    verified_model(root, name, card["version"])
+    current = champion(root, task) or {"history": []}
+    entry = {"name": name, "version": card["version"], "at": dt.datetime.now(dt.UTC).isoformat(), "reason": reason}
+    pointer = {"task": task, "name": name, "version": card["version"], "history": [*current["history"], entry]}
+    _write_atomic(_pointer_path(root, task), pointer)
+    return pointer
+
+
+def rollback(root: Path, task: str) -> dict:
+    """Point the champion back at the one before it (the previous distinct entry in its history)."""
+    current = champion(root, task)
+    if not current:
+        raise RegistryError(f"no {task} champion yet: run `clv train` first")
+    here = (current["name"], current["version"])
+    earlier = [h for h in current["history"] if (h["name"], h["version"]) != here]
+    if not earlier:
+        raise RegistryError(f"the {task} champion {here[0]} {here[1]} has no earlier champion to roll back to")
+    previous = earlier[-1]
+    verified_model(root, previous["name"], previous["version"])
+    entry = {**previous, "at": dt.datetime.now(dt.UTC).isoformat(), "reason": "rollback"}
+    # History keeps every move; dropping the entries after `previous` makes repeated rollbacks walk back.
+    cut = max(i for i, h in enumerate(current["history"]) if h is previous)
+    pointer = {"task": task, "name": previous["name"], "version": previous["version"],
+               "history": [*current["history"][:cut], entry]}  # fmt: skip
+    _write_atomic(_pointer_path(root, task), pointer)
+    return pointer
