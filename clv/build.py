@@ -93,6 +93,7 @@ def build_features(
     full_refresh: bool = False,
     select: str | None = None,
     progress: Progress | None = None,
+    models_dir: str | Path | None = None,
 ) -> BuildResult:
     """Run ``dbt build`` (models and their tests) on the database.
 
@@ -108,6 +109,8 @@ def build_features(
         A dbt selector to build part of the project.
     progress
         Called with (nodes done, nodes in all, node description) as each node finishes.
+    models_dir
+        The model registry the scoring functions read (the profile's plugin); default onnx_models.
 
     Raises
     ------
@@ -139,6 +142,7 @@ def build_features(
         **os.environ,
         "CLV_DB": str(db),
         "CLV_MEMORY_LIMIT": memory_limit(),
+        "CLV_MODELS_DIR": str(Path(models_dir or os.environ.get("CLV_MODELS_DIR", "onnx_models")).resolve()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:

@@ -14,6 +14,7 @@ from udfs.errors import UdfError
 DEFAULT_DB = "build/clv.duckdb"
 DEFAULT_SHOP = "data/sample_shop"
 DEFAULT_MODELS = "onnx_models"
+DEFAULT_PUBLISHED = "build/published.duckdb"
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -149,6 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = msub.add_parser("rollback", help="point a task's champion back at the previous one")
     rollback.add_argument("task", choices=["value", "churn", "segment"])
 
+    score = sub.add_parser(
+        "score",
+        help="score every customer in SQL with the champion models (dbt: customer_scores, segment_summary)",
+        description="Run `dbt build --select tag:scores`: customer_scores (predicted CLV, churn probability, "
+        "P(alive), segment, value tier, RFM segment, model versions) and segment_summary, with their tests. "
+        "The scoring functions come from the udfs.dbt_plugin plugin of the dbt profile.",
+    )
+    _add_db(score)
+    _add_models_dir(score)
+    score.add_argument("--vip-percentile", type=float, help="predicted-CLV percentile for VIP (default: 0.95)")
+    score.add_argument("--regular-percentile", type=float, help="percentile for regular (default: 0.5)")
+
+    publish = sub.add_parser(
+        "publish",
+        help="copy the scored marts into a separate read-only serving database, swapped in atomically",
+        description="BI tools read the serving file, so builds never wait for them: customer_scores, "
+        "segment_summary, fct_customer_features and dim_customers are copied into a new file, which replaces "
+        "the old one in one rename.",
+    )
+    _add_db(publish)
+    publish.add_argument("--to", default=DEFAULT_PUBLISHED, help=f"serving database (default: {DEFAULT_PUBLISHED})")
+
     sql = sub.add_parser(
         "sql",
         help="run SQL on the database: -c, statements on stdin, or a prompt",
@@ -158,17 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
         "where cutoff_role = 'scoring' group by 1\"",
     )
     _add_db(sql)
+    _add_models_dir(sql)
     sql.add_argument("-c", "--command", dest="sql_command", help="the SQL to run (default: read stdin, or prompt)")
 
     demo = sub.add_parser(
         "demo",
         help="run the whole pipeline on a generated sample shop",
-        description="Generate a sample shop and run every stage on it: load into DuckDB and build the features "
-        "(more stages as they land).",
+        description="Generate a sample shop and run every stage on it: load into DuckDB, build the features, "
+        "train and register the models, and evaluate them against the BG/NBD baseline and the oracle.",
     )
     _add_db(demo)
     _shop_args(demo, 50_000)
     demo.add_argument("--out", default=DEFAULT_SHOP, help=f"where the sample shop files go (default: {DEFAULT_SHOP})")
+    _add_models_dir(demo)
+    demo.add_argument("--trials", type=int, default=2, help="search trials per tree-ensemble family (default: 2)")
     return parser
 
 
@@ -188,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         "train": models.cmd_train,
         "evaluate": models.cmd_evaluate,
         "models": models.cmd_models,
+        "score": commands.cmd_score,
+        "publish": commands.cmd_publish,
         "sql": commands.cmd_sql,
         "demo": commands.cmd_demo,
     }[args.command]

@@ -98,7 +98,54 @@ def cmd_sql(args: argparse.Namespace) -> int:
     """Run SQL on the database."""
     from clv.sql import sql_session
 
-    return sql_session(args.db, args.sql_command)
+    return sql_session(args.db, args.sql_command, args.models_dir)
+
+
+def print_highlights(published: str) -> None:
+    """Top customers, valuable customers at risk, and tier and segment sizes from the published file."""
+    import duckdb
+
+    with duckdb.connect(published, read_only=True) as con:
+        for title, sql in (
+            ("Top 10 customers by predicted CLV",
+             "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), value_tier, rfm_segment "
+             "FROM customer_scores ORDER BY predicted_clv DESC, customer_id LIMIT 10"),
+            ("High-value customers at risk (VIP, churn probability >= 0.5)",
+             "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), rfm_segment "
+             "FROM customer_scores WHERE value_tier = 'VIP' AND churn_probability >= 0.5 "
+             "ORDER BY predicted_clv DESC, customer_id LIMIT 10"),
+            ("Segments and tiers",
+             "SELECT segment, value_tier, customers, round(mean_predicted_clv, 2), round(mean_churn_probability, 3) "
+             "FROM segment_summary ORDER BY segment, value_tier"),
+        ):  # fmt: skip
+            result = con.execute(sql)
+            columns = [d[0] for d in result.description]
+            console.table(title, columns, [list(r) for r in result.fetchall()])
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Build the scored marts with dbt."""
+    from clv.score import score_customers
+
+    with console.progress_bar("Scoring customers (dbt build --select tag:scores)") as update:
+        result = score_customers(args.db, args.models_dir, args.vip_percentile, args.regular_percentile,
+                                 progress=lambda done, total, _name: update(done, total))  # fmt: skip
+    console.out.print(
+        f"Scored {result['customers']:,} customers into customer_scores and segment_summary with "
+        f"{result['value_model']}, {result['churn_model']} and {result['segment_model']}."
+    )
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Copy the scored marts into the serving database."""
+    from clv.publish import publish
+
+    with console.out.status(f"Publishing to {args.to}…"):
+        rows = publish(args.db, args.to)
+    console.table(f"Published {args.to} (read-only use: BI tools, clv sql --db {args.to})", ["table", "rows"],
+                  [[t, n] for t, n in rows.items()])  # fmt: skip
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -115,8 +162,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with console.progress_bar("Building features (dbt build)") as update:
         result = build_features(args.db, progress=lambda done, total, _name: update(done, total))
     print_build_result(result, args.db)
+    from clv.models import cmd_evaluate, cmd_train
+
+    cmd_train(argparse.Namespace(db=args.db, models_dir=args.models_dir, seed=0, trials=args.trials, only=None))
+    cmd_evaluate(argparse.Namespace(db=args.db, models_dir=args.models_dir, ground_truth=args.out,
+                                    out=str(Path(args.db).parent / "evaluation.json")))  # fmt: skip
+    cmd_score(argparse.Namespace(db=args.db, models_dir=args.models_dir, vip_percentile=None,
+                                 regular_percentile=None))  # fmt: skip
+    published = str(Path(args.db).parent / "published.duckdb")
+    cmd_publish(argparse.Namespace(db=args.db, to=published))
+    print_highlights(published)
     console.out.print(
-        '\nTry: clv sql -c "select rfm_segment, count(*) as customers from fct_customer_features '
-        "where cutoff_role = 'scoring' group by 1 order by 2 desc\""
+        "\nTry next:\n"
+        f'  clv sql --db {published} -c "select customer_id, predicted_clv, churn_probability, value_tier '
+        'from customer_scores order by predicted_clv desc limit 20"\n'
+        f'  clv sql -c "select customer_id, predict_clv(s) as clv, churn_score(s) as churn from ml_scoring_set s '
+        'order by clv desc limit 5"\n'
+        "  clv models list"
     )
     return 0

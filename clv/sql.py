@@ -13,19 +13,20 @@ from pathlib import Path
 
 import duckdb
 
+import udfs
 from clv import console
 from clv.errors import ClvError
 
 MAX_ROWS = 1_000
 
 
-def open_database(db: str | Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection, or a ClvError saying how to create the database."""
+def open_database(db: str | Path, models_dir: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection with the scoring functions, or a ClvError saying how to create the database."""
     path = Path(db)
     if not path.exists():
         raise ClvError(f"no database at {path}: create it with `clv load --db {path} --orders FILE` or `clv demo`")
     try:
-        return duckdb.connect(str(path), read_only=True)
+        return udfs.connect(path, models_dir, read_only=True)
     except duckdb.Error as err:
         raise ClvError(f"cannot open {path} ({str(err).splitlines()[0]}): is a load or build running?") from err
 
@@ -56,9 +57,9 @@ def _statements_from_prompt() -> Iterable[str]:
             buffer = []
 
 
-def sql_session(db: str | Path, command: str | None = None) -> int:
+def sql_session(db: str | Path, command: str | None = None, models_dir: str | Path | None = None) -> int:
     """Run ``command``, or stdin when it is not a terminal, or an interactive prompt."""
-    con = open_database(db)
+    con = open_database(db, models_dir)
     try:
         if command is not None or not sys.stdin.isatty():
             try:

@@ -62,6 +62,23 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
     return BuiltShop(shop, db, build_features(db))
 
 
+@dataclass(frozen=True)
+class TrainedShop:
+    built: BuiltShop
+    models: Path
+    result: object  # training.pipeline.TrainResult
+
+
+@pytest.fixture(scope="session")
+def trained(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> TrainedShop:
+    """Every model family trained on ``built`` with a small budget, in a registry of its own."""
+    from training.pipeline import TrainSettings, train_models
+
+    root = tmp_path_factory.mktemp("registry")
+    settings = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
+    return TrainedShop(built, root, train_models(built.db, root, settings))
+
+
 def copy_db(db: Path, to: Path) -> Path:
     """A private copy of a database for a test that changes it."""
     to.parent.mkdir(parents=True, exist_ok=True)

@@ -97,6 +97,7 @@ class Candidate(ABC):
         raw = self.predict_raw(validation.X)
         y = target(validation, self.task)
         self.calibration_ = ValueScale.fit(raw, y) if self.task == "value" else Platt.fit(raw, y)
+        self.validation_raw_ = raw  # the evaluation reuses them instead of predicting again
 
     def predict_raw(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated predictions from the contract's feature matrix."""
@@ -132,6 +133,8 @@ class Candidate(ABC):
             "params": self.params,
             "btyd_features": self.btyd_features,
             "calibration": self.calibration_.as_dict() if hasattr(self, "calibration_") else None,
+            # The budgeted search's trials on validation, when this model came out of one.
+            "search": getattr(self, "search_", None),
         }
 
 

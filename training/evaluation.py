@@ -7,18 +7,28 @@ F1 on validation, then applied unchanged to test.
 
 from __future__ import annotations
 
+import numpy as np
+
 from training.candidates import Candidate, target
 from training.dataset import Dataset
 from training.metrics import best_f1_threshold, churn_metrics, value_metrics
 
 
-def candidate_metrics(candidate: Candidate, validation: Dataset, test: Dataset) -> dict[str, dict]:
-    """{"validation": metrics, "test": metrics} of a fitted, calibrated candidate."""
-    val_pred, test_pred = candidate.predict(validation.X), candidate.predict(test.X)
+def candidate_metrics(
+    candidate: Candidate, validation: Dataset, test: Dataset, test_raw: np.ndarray
+) -> dict[str, dict]:
+    """{"validation": metrics, "test": metrics} of a fitted, calibrated candidate.
+
+    ``test_raw`` is the candidate's uncalibrated prediction on the test rows (computed once by
+    the caller, which also uses it for the parity check).
+    """
+    raw_val = getattr(candidate, "validation_raw_", None)
+    val_pred = candidate.calibration_.apply(raw_val) if raw_val is not None else candidate.predict(validation.X)
+    test_pred = candidate.calibration_.apply(test_raw)
     if candidate.task == "value":
         out = {"validation": value_metrics(validation.value, val_pred), "test": value_metrics(test.value, test_pred)}
-        raw = candidate.predict_raw(test.X)
-        out["test"]["total_ratio_uncalibrated"] = float(raw.sum() / test.value.sum()) if test.value.sum() else None
+        total = test.value.sum()
+        out["test"]["total_ratio_uncalibrated"] = float(test_raw.sum() / total) if total else None
         return out
     threshold = best_f1_threshold(validation.churned, val_pred)
     return {

@@ -25,6 +25,7 @@ SEGMENT_FEATURES = (
     "tenure_days", "sessions_30d", "sessions_90d", "product_views_90d", "add_to_carts_90d", "days_since_last_session",
 )  # fmt: skip
 SILHOUETTE_SAMPLE = 10_000
+FIT_SAMPLE = 200_000  # k-means fits on a seeded sample of at most this many customers
 
 
 class Segmenter:
@@ -46,6 +47,8 @@ class Segmenter:
     def fit(self, X: np.ndarray) -> Segmenter:
         if len(X) < self.k_range[1] * 10:
             raise TrainingError(f"{len(X)} customers are too few for up to {self.k_range[1]} segments")
+        if len(X) > FIT_SAMPLE:
+            X = X[np.sort(np.random.default_rng(self.seed).choice(len(X), size=FIT_SAMPLE, replace=False))]
         logged = self._prepare(X)
         self.mean_, self.std_ = logged.mean(axis=0), logged.std(axis=0)
         self.std_[self.std_ < 1e-9] = 1.0

@@ -89,12 +89,17 @@ class HGB(_SklearnTrees):
         settings = {k: v for k, v in self.params.items() if k != "loss"}
         common = dict(
             max_iter=settings.pop("max_iter", 300), early_stopping=True, validation_fraction=0.1,
-            n_iter_no_change=20, random_state=ctx.seed, **settings,
+            n_iter_no_change=10, random_state=ctx.seed, **settings,
         )  # fmt: skip
         if self.task == "churn":
             return HistGradientBoostingClassifier(**common)
         loss = HalfTweedieLoss(power=TWEEDIE_POWER) if self.params["loss"] == "tweedie" else self.params["loss"]
         return HistGradientBoostingRegressor(loss=loss, **common)
+
+    def describe(self) -> dict[str, object]:
+        out = super().describe()
+        out["iterations"] = int(getattr(self.model_, "n_iter_", 0)) if hasattr(self, "model_") else None
+        return out
 
 
 class Forest(_SklearnTrees):

@@ -66,3 +66,18 @@ def test_churn_metrics_and_the_calibration_table():
     assert churn_metrics(y, p, threshold)["f1"] == pytest.approx(8 / 9)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         churn_metrics(y, p * 2, 0.5)
+
+
+def test_parity_fails_outside_the_stated_tolerance():
+    from training.errors import TrainingError
+    from training.export import parity
+
+    expected = np.array([0.0, 10.0, 1000.0])
+    assert parity("value", expected, expected * (1 + 5e-4))["max_error"] <= 1e-3
+    with pytest.raises(TrainingError, match="disagrees with the trained model"):
+        parity("value", expected, expected * 1.01)
+    with pytest.raises(TrainingError, match="disagrees"):
+        parity("churn", np.array([0.2, 0.5]), np.array([0.2, 0.5003]))
+    with pytest.raises(TrainingError, match="disagrees"):
+        parity("value", expected, np.array([0.0, np.nan, 1000.0]))
+    assert parity("segment", np.arange(2000) % 3, np.arange(2000) % 3)["agreement"] == 1.0

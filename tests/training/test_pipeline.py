@@ -14,12 +14,13 @@ import pytest
 from clv.build import build_features, dbt_vars
 from clv.cli import main
 from training.dataset import connect, read_rows
-from training.onnx_tools import run
+from training.onnx_tools import run as run_onnx
 from training.pipeline import TrainSettings, train_models
 from training.report import evaluate_registry
 from udfs import registry
 
-# A small budget: the behaviour under test does not depend on how long the models train.
+# A small budget (as the session fixture `trained` uses): the behaviour under test does not
+# depend on how long the models train.
 SETTINGS = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
 EXPECTED = {
     "value_btyd", "value_hgb_poisson", "value_hgb_tweedie", "value_hgb_squared_error", "value_rf", "value_mlp",
@@ -28,13 +29,12 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def trained(built, tmp_path_factory):
-    root = tmp_path_factory.mktemp("registry")
-    return root, train_models(built.db, root, SETTINGS)
+def run(trained):
+    return trained.models, trained.result
 
 
-def test_every_model_family_is_registered_with_a_complete_card(trained):
-    root, result = trained
+def test_every_model_family_is_registered_with_a_complete_card(run):
+    root, result = run
     assert {c["name"] for c in result.cards} == EXPECTED
     for card in result.cards:
         stored = registry.read_card(root, card["name"], "v1")
@@ -46,15 +46,15 @@ def test_every_model_family_is_registered_with_a_complete_card(trained):
             assert set(stored["metrics"]) == {"validation", "test"}
 
 
-def test_the_split_is_by_time_and_test_is_the_latest_fully_observed_cutoff(trained, built):
-    _, result = trained
+def test_the_split_is_by_time_and_test_is_the_latest_fully_observed_cutoff(run, built):
+    _, result = run
     cutoffs = result.cards[0]["cutoffs"]
     assert max(cutoffs["train"]) < cutoffs["validation"] < cutoffs["test"]
     assert cutoffs["test"] == max(built.result.training_cutoffs)
 
 
-def test_champions_are_the_best_on_validation(trained):
-    root, result = trained
+def test_champions_are_the_best_on_validation(run):
+    root, result = run
     for task, metric in (("value", "normalized_gini"), ("churn", "roc_auc")):
         cards = [c for c in result.cards if c["task"] == task]
         best = max(cards, key=lambda c: c["metrics"]["validation"][metric])
@@ -62,8 +62,8 @@ def test_champions_are_the_best_on_validation(trained):
     assert registry.champion(root, "segment")["name"] == "segment_kmeans"
 
 
-def test_registered_onnx_files_reproduce_the_cards_test_figures(trained, built):
-    root, result = trained
+def test_registered_onnx_files_reproduce_the_cards_test_figures(run, built):
+    root, result = run
     with connect(built.db) as con:
         test = read_rows(con, where=f"cutoff_date = DATE '{result.split.test}'")
     for card in result.cards:
@@ -71,7 +71,7 @@ def test_registered_onnx_files_reproduce_the_cards_test_figures(trained, built):
         model = onnx.load_from_string(data)
         assert {i.domain for i in model.opset_import} <= {"", "ai.onnx.ml"}
         assert [i.name for i in model.graph.input] == ["features"]
-        predicted = run(data, test.X, card["task"]).ravel()
+        predicted = run_onnx(data, test.X, card["task"]).ravel()
         if card["task"] == "value":
             assert np.all(predicted >= 0)
             assert predicted.sum() / test.value.sum() == pytest.approx(card["metrics"]["test"]["total_ratio"], rel=1e-4)
@@ -79,8 +79,8 @@ def test_registered_onnx_files_reproduce_the_cards_test_figures(trained, built):
             assert np.all((predicted >= 0) & (predicted <= 1))
 
 
-def test_the_same_data_and_seed_give_the_same_models(trained, built, tmp_path):
-    root, first = trained
+def test_the_same_data_and_seed_give_the_same_models(run, built, tmp_path):
+    root, first = run
     again = TrainSettings(**{**SETTINGS.__dict__, "families": ("btyd", "hgb", "rf")})
     second = train_models(built.db, tmp_path / "again", again)
     for card in second.cards:
@@ -92,8 +92,8 @@ def test_the_same_data_and_seed_give_the_same_models(trained, built, tmp_path):
         assert card["metrics"]["test"] == before["metrics"]["test"]
 
 
-def test_evaluation_scores_the_registry_beside_the_oracle(trained, built, tmp_path):
-    root, _ = trained
+def test_evaluation_scores_the_registry_beside_the_oracle(run, built, tmp_path):
+    root, _ = run
     report = evaluate_registry(built.db, root, ground_truth=built.shop.out_dir, out=tmp_path / "e.json")
     names = {r["model"] for r in report["value"]}
     assert {"oracle", "value_btyd", "value_fused"} <= names
@@ -104,8 +104,8 @@ def test_evaluation_scores_the_registry_beside_the_oracle(trained, built, tmp_pa
     assert len(report["targets"]) == 6 and (tmp_path / "e.json").exists()
 
 
-def test_models_commands_list_promote_and_roll_back(trained, tmp_path, capsys):
-    root, _ = trained
+def test_models_commands_list_promote_and_roll_back(run, tmp_path, capsys):
+    root, _ = run
     copy = tmp_path / "reg"
     shutil.copytree(root, copy)
     assert main(["--models-dir", str(copy), "models", "list"]) == 0
@@ -128,7 +128,7 @@ def test_train_and_evaluate_say_what_to_run_first(tmp_path, capsys):
 def test_short_history_fits_the_baseline_alone_and_says_so(built, tmp_path):
     db = tmp_path / "short.duckdb"
     shutil.copyfile(built.db, db)
-    last = max(built.result.training_cutoffs)
+    last = dt.date.fromisoformat(max(built.result.training_cutoffs))
     build_features(db, dbt_vars(training_cutoffs=[str(last - dt.timedelta(days=31)), str(last)]), full_refresh=True)
     result = train_models(db, tmp_path / "m", SETTINGS)
     assert sorted(c["name"] for c in result.cards) == ["churn_btyd", "value_btyd"]

@@ -8,8 +8,9 @@ import sys
 
 def test_udfs_imports_without_training_libraries():
     code = (
-        "import sys, udfs; "
-        "heavy = sorted(m for m in ('torch', 'sklearn', 'skl2onnx', 'pandas', 'training') if m in sys.modules); "
+        "import sys, udfs, udfs.registry, udfs.models, udfs.functions; "
+        "heavy = sorted(m for m in ('torch', 'sklearn', 'skl2onnx', 'onnx', 'scipy', 'pandas', 'training') "
+        "if m in sys.modules); "
         "print(heavy)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,0 +1,60 @@
+-- One row per customer at the scoring cutoff: predicted CLV, churn probability, P(alive),
+-- segment, value tier and RFM segment, scored in SQL by the registry's champion models.
+-- Built by `clv score` (var score: true), which registers the functions through the
+-- udfs.dbt_plugin plugin of the profile.
+with scoring as (
+    select * from {{ ref('ml_scoring_set') }}
+),
+
+features as (
+    select
+        customer_id,
+        cutoff_date,
+        rfm_segment
+    from {{ ref('fct_customer_features') }}
+    where cutoff_role = 'scoring'
+),
+
+scored as (
+    select
+        scoring.customer_id,
+        scoring.cutoff_date as as_of_date,
+        predict_clv(scoring) as predicted_clv,
+        churn_score(scoring) as churn_probability,
+        p_alive(scoring.frequency, scoring.recency_weeks, scoring.t_weeks) as p_alive,
+        customer_segment(scoring) as segment
+    from scoring
+),
+
+ranked as (
+    select
+        *,
+        percent_rank() over (order by predicted_clv) as clv_percentile
+    from scored
+),
+
+final as (
+    select
+        ranked.customer_id,
+        ranked.as_of_date,
+        ranked.predicted_clv,
+        ranked.churn_probability,
+        ranked.p_alive,
+        ranked.segment,
+        ranked.clv_percentile,
+        features.rfm_segment,
+        case
+            when ranked.clv_percentile >= {{ var('vip_percentile') }} then 'VIP'
+            when ranked.clv_percentile >= {{ var('regular_percentile') }} then 'regular'
+            else 'potential'
+        end as value_tier,
+        clv_model('value') as value_model,
+        clv_model('churn') as churn_model,
+        clv_model('segment') as segment_model,
+        current_timestamp as scored_at
+    from ranked
+    inner join features
+        on ranked.customer_id = features.customer_id and ranked.as_of_date = features.cutoff_date
+)
+
+select * from final

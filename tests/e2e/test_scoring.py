@@ -1,0 +1,111 @@
+"""Scoring through dbt and publishing for BI tools, as a user runs them after `clv train`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+import udfs
+from clv.cli import main
+from clv.publish import publish
+from clv.score import score_customers
+from tests.conftest import copy_db
+from udfs import registry
+
+
+@pytest.fixture(scope="module")
+def scored(trained, tmp_path_factory):
+    root = tmp_path_factory.mktemp("scored")
+    db = copy_db(trained.built.db, root / "clv.duckdb")
+    models = root / "models"
+    shutil.copytree(trained.models, models)
+    return db, models, score_customers(db, models)
+
+
+def test_customer_scores_hold_every_customer_once_scored_by_the_champions(scored):
+    db, models, result = scored
+    champion = registry.champion(models, "value")
+    assert result["value_model"] == f"{champion['name']}/{champion['version']}"
+    with udfs.connect(db, models) as con:
+        n_scoring = con.execute("SELECT count(*) FROM ml_scoring_set").fetchall()[0][0]
+        assert result["customers"] == n_scoring
+        diff = con.execute(
+            "SELECT max(abs(c.predicted_clv - predict_clv(s))), count(*) FROM customer_scores c "
+            "JOIN ml_scoring_set s USING (customer_id)"
+        ).fetchall()[0]
+        assert diff == (0.0, n_scoring)
+        tiers = dict(con.execute("SELECT value_tier, count(*) FROM customer_scores GROUP BY 1").fetchall())
+        assert set(tiers) == {"VIP", "regular", "potential"}
+        assert tiers["VIP"] == pytest.approx(0.05 * n_scoring, rel=0.2)
+        summary = con.execute("SELECT sum(customers) FROM segment_summary").fetchall()[0][0]
+        assert summary == n_scoring
+
+
+def test_score_without_models_says_to_train_first(trained, tmp_path, capsys):
+    assert main(["score", "--db", str(trained.built.db), "--models-dir", str(tmp_path / "none")]) == 2
+    assert "run `clv train" in capsys.readouterr().err
+
+
+def test_publish_writes_a_separate_file_and_replaces_it_whole(scored, tmp_path):
+    db, _, _ = scored
+    target = tmp_path / "published.duckdb"
+    first = publish(db, target)
+    assert first["customer_scores"] > 0
+    with duckdb.connect(str(target), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert {"customer_scores", "segment_summary", "fct_customer_features", "dim_customers"} <= tables
+        columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
+        assert not columns & {"email", "name", "phone", "address"}
+    assert publish(db, target) == first
+    assert [p.name for p in tmp_path.iterdir()] == ["published.duckdb"]  # nothing left behind
+
+
+READER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from sqlalchemy import create_engine, text
+    engine = create_engine("duckdb:///" + sys.argv[1], connect_args={"read_only": True})
+    deadline = time.time() + 300
+    queries, errors, mixed = 0, [], 0
+    while not os.path.exists(sys.argv[2]) and time.time() < deadline:
+        try:
+            with engine.connect() as conn:
+                versions = conn.execute(text("SELECT count(DISTINCT value_model), count(*) FROM customer_scores")).one()
+                mixed += versions[0] != 1
+                queries += 1
+        except Exception as err:
+            errors.append(str(err).splitlines()[0])
+        engine.dispose()
+    print(json.dumps({"queries": queries, "errors": errors[:3], "n_errors": len(errors), "mixed": mixed}))
+    """
+)
+
+
+def test_a_bi_reader_never_fails_or_sees_two_model_versions_while_we_rescore_and_publish(scored, tmp_path):
+    db, models, _ = scored
+    target = tmp_path / "published.duckdb"
+    publish(db, target)
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(target), str(stop)], stdout=subprocess.PIPE, text=True)
+    published = 0
+    try:
+        for name in ("value_btyd", "value_hgb_poisson", "value_rf"):
+            registry.promote(models, "value", name)
+            score_customers(db, models)
+            publish(db, target)
+            published += 1
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=120)
+    figures = json.loads(out)
+    assert figures["n_errors"] == 0, figures["errors"]
+    assert figures["mixed"] == 0
+    assert figures["queries"] > 10 and published == 3
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("SELECT any_value(value_model) FROM customer_scores").fetchall()[0][0] == "value_rf/v1"

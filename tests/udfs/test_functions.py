@@ -1,0 +1,170 @@
+"""The SQL functions on a real database and registry: binding by name, champions, NULLs, errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import numpy as np
+import pytest
+
+import udfs
+from training.btyd import BGNBD, BGNBDParams
+from training.dataset import read_rows
+from udfs import functions, registry
+from udfs.contract import FEATURES
+
+
+@pytest.fixture(scope="module")
+def con(trained):
+    connection = udfs.connect(trained.built.db, trained.models)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def scoring(con):
+    return read_rows(con, "ml_scoring_set")
+
+
+def direct(trained, task: str, X: np.ndarray, name: str | None = None) -> np.ndarray:
+    """What onnxruntime returns for the champion (or ``name``) on a float32 matrix."""
+    pointer = registry.champion(trained.models, task)
+    name = name or pointer["name"]
+    version = pointer["version"] if name == pointer["name"] else registry.versions(trained.models, name)[-1]
+    cache = functions.cache_for(trained.models)
+    return cache.get(name, version).run(np.ascontiguousarray(X, dtype=np.float32)).ravel()
+
+
+def scores(con, sql: str) -> np.ndarray:
+    return np.array([r[0] for r in con.execute(sql).fetchall()], dtype=np.float64)
+
+
+def test_predict_clv_equals_onnxruntime_on_the_same_rows(con, scoring, trained):
+    got = scores(con, "SELECT predict_clv(s) FROM ml_scoring_set s ORDER BY cutoff_date, customer_id")
+    np.testing.assert_array_equal(got, direct(trained, "value", scoring.X).astype(np.float64))
+    churn = scores(con, "SELECT churn_score(s) FROM ml_scoring_set s ORDER BY cutoff_date, customer_id")
+    assert np.all((churn >= 0) & (churn <= 1))
+    np.testing.assert_array_equal(churn, direct(trained, "churn", scoring.X).astype(np.float64))
+
+
+def test_features_bind_by_name_whatever_the_order_and_extra_columns_are_ignored(con):
+    reversed_cols = ", ".join(reversed(FEATURES))
+    shuffled_sql = (
+        f"SELECT predict_clv(s) FROM (SELECT 'x' AS note, 42 AS extra, {reversed_cols}, customer_id, cutoff_date "
+        "FROM ml_scoring_set) s ORDER BY cutoff_date, customer_id"
+    )
+    shuffled = scores(con, shuffled_sql)
+    plain = scores(con, "SELECT predict_clv(s) FROM ml_scoring_set s ORDER BY cutoff_date, customer_id")
+    np.testing.assert_array_equal(shuffled, plain)
+
+
+def test_a_missing_feature_is_named(con):
+    with pytest.raises(duckdb.BinderException, match='Could not find key "recency_days"'):
+        con.execute("SELECT predict_clv(struct_pack(frequency := 1.0))").fetchall()
+
+
+def test_a_feature_that_is_not_a_number_is_named_with_the_spec(con):
+    with pytest.raises(duckdb.Error, match=r"feature t_weeks must be a number \(model spec [0-9a-f]{12}\), got: soon"):
+        con.execute(
+            "SELECT predict_clv(s) FROM (SELECT * REPLACE ('soon' AS t_weeks) FROM ml_scoring_set) s"
+        ).fetchall()
+
+
+def test_null_policy(con, scoring, trained):
+    # A NULL feature is missing data (NaN to the model); a NULL row scores NULL; infinity is refused.
+    row = scoring.X[:1].copy()
+    row[0, FEATURES.index("sessions_30d")] = np.nan
+    got = con.execute(
+        "SELECT predict_clv(s) FROM (SELECT * REPLACE (NULL::DOUBLE AS sessions_30d) FROM ml_scoring_set "
+        "ORDER BY cutoff_date, customer_id LIMIT 1) s"
+    ).fetchall()[0][0]
+    assert got == pytest.approx(float(direct(trained, "value", row)[0]))
+    null_rows = (
+        "SELECT count(*) FILTER (WHERE predict_clv(s) IS NULL), count(*) FROM "
+        "(SELECT CASE WHEN false THEN m END AS s FROM ml_scoring_set m)"
+    )
+    nulls, rows = con.execute(null_rows).fetchall()[0]
+    assert nulls == rows > 0
+    with pytest.raises(duckdb.Error, match="feature 'frequency' is infinite in 1 rows"):
+        con.execute("SELECT predict_clv(s) FROM (SELECT * REPLACE ('inf'::DOUBLE AS frequency) FROM ml_scoring_set "
+                    "LIMIT 1) s").fetchall()  # fmt: skip
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2048, 2049])
+def test_chunk_boundaries(con, trained, rows):
+    sql = (f"SELECT predict_clv(s) FROM (SELECT * FROM ml_scoring_set ORDER BY customer_id LIMIT {rows}) s "
+           "ORDER BY customer_id")  # fmt: skip
+    got = scores(con, sql)
+    assert got.size == min(rows, con.execute("SELECT count(*) FROM ml_scoring_set").fetchall()[0][0])
+    if rows:
+        sample = read_rows(con, "ml_scoring_set")
+        order = np.argsort(sample.customer_id, kind="stable")[:rows]
+        np.testing.assert_array_equal(got, direct(trained, "value", sample.X[order]).astype(np.float64))
+
+
+def test_a_model_and_version_can_be_chosen_in_sql(con, scoring, trained):
+    got = scores(con, "SELECT predict_clv(s, model := 'value_btyd/v1') FROM ml_scoring_set s "
+                      "ORDER BY cutoff_date, customer_id")  # fmt: skip
+    np.testing.assert_array_equal(got, direct(trained, "value", scoring.X, "value_btyd").astype(np.float64))
+    assert con.execute("SELECT clv_model('value', model := 'value_btyd')").fetchall()[0][0] == "value_btyd/v1"
+    champion = registry.champion(trained.models, "value")
+    assert con.execute("SELECT clv_model('value')").fetchall()[0][0] == f"{champion['name']}/{champion['version']}"
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("nope", "no model named 'nope'"),
+        ("value_btyd/v9", "has no version 'v9'"),
+        ("churn_hgb", "is a churn model; this function needs a value model"),
+        ("x'; DROP TABLE raw.orders; --", "invalid model name"),
+        ("../../etc/passwd", "invalid model name"),
+    ],
+)
+def test_unknown_or_hostile_model_names_are_refused(con, model, message):
+    with pytest.raises(duckdb.Error, match=message):
+        con.execute("SELECT predict_clv(s, model := ?) FROM ml_scoring_set s LIMIT 1", [model]).fetchall()
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchall()[0][0] > 0
+
+
+def test_a_model_file_changed_after_training_is_refused_at_load(trained, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(trained.models, models)
+    path = models / "value_rf" / "v1" / "model.onnx"
+    path.write_bytes(path.read_bytes() + b"\0")
+    with udfs.connect(trained.built.db, models) as con, pytest.raises(duckdb.Error, match="sha256"):
+        con.execute("SELECT predict_clv(s, model := 'value_rf') FROM ml_scoring_set s LIMIT 1").fetchall()
+
+
+def test_btyd_functions_match_the_fitted_model(con, trained):
+    card = registry.read_card(trained.models, "value_btyd")
+    bg = BGNBD()
+    bg.params_ = BGNBDParams(**card["model"]["params"]["bgnbd"])
+    x, t_x, t = np.array([0.0, 2.0, 7.0]), np.array([0.0, 10.0, 40.0]), np.array([5.0, 20.0, 60.0])
+    got = con.execute(
+        "SELECT p_alive(x, r, t), expected_purchases(x, r, t, 52) FROM (VALUES (0, 0, 5), (2, 10, 20), (7, 40, 60)) "
+        "v(x, r, t) ORDER BY x"
+    ).fetchall()
+    np.testing.assert_allclose([g[0] for g in got], bg.p_alive(x, t_x, t), rtol=1e-9)
+    np.testing.assert_allclose([g[1] for g in got], bg.expected_purchases(52, x, t_x, t), rtol=1e-8)
+    assert con.execute("SELECT p_alive(NULL, 1, 2)").fetchall() == [(None,)]
+    with pytest.raises(duckdb.Error, match="recency must not exceed T"):
+        con.execute("SELECT p_alive(1, 30, 20)").fetchall()
+
+
+def test_discounted_clv(con):
+    assert con.execute("SELECT discounted_clv([100, 50, 20], 0.1)").fetchall()[0][0] == pytest.approx(147.26, abs=5e-3)
+    assert con.execute("SELECT discounted_clv([], 0.1), discounted_clv(NULL, 0.1)").fetchall() == [(0, None)]
+    with pytest.raises(duckdb.Error, match="rate must be greater than -1"):
+        con.execute("SELECT discounted_clv([1, 2], -1)").fetchall()
+
+
+def test_registration_refuses_a_champion_that_does_not_match_its_card(trained, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(trained.models, models)
+    champion = registry.champion(models, "churn")
+    path = models / champion["name"] / champion["version"] / "model.onnx"
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # truncated
+    with pytest.raises(udfs.errors.RegistryError, match=rf"{champion['name']} {champion['version']}.*sha256"):
+        udfs.connect(trained.built.db, models)

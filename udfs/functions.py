@@ -1,0 +1,171 @@
+"""The Arrow UDF kernels behind the SQL functions, vectorized over each DuckDB chunk.
+
+Each kernel receives one Arrow array per argument for a chunk of rows. Feature columns arrive in
+the contract's order (the SQL macros in ``udfs.sql`` bind them by name), are copied once into a
+contiguous float32 matrix, and go to onnxruntime in one call.
+
+NULL policy (documented in docs/SCORING.md and tested):
+- a NULL feature is missing data: it reaches the model as NaN, exactly as NULL features reached it
+  in training (trees route it, the networks and the baseline read it as 0);
+- a NULL feature row (the whole struct) gives a NULL score;
+- a NaN feature is treated like NULL; an infinite feature is an error naming the feature;
+- NULL arguments to ``p_alive`` / ``expected_purchases`` give NULL.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from udfs import btyd_math
+from udfs.contract import FEATURES, spec_hash
+from udfs.errors import UdfError
+from udfs.models import LoadedModel, ModelCache
+
+BTYD_MODEL = "value_btyd"
+
+# UDFs belong to the DuckDB database instance (every connection and cursor to it shares them),
+# while each connection's macros name its registry. So the kernels hold no registry: a model
+# reference arrives as "name/version|registry root", and sessions are cached per root.
+_caches: dict[str, ModelCache] = {}
+_caches_lock = threading.Lock()
+
+
+def cache_for(root: str | Path) -> ModelCache:
+    """The process-wide model cache of one registry folder."""
+    key = str(Path(root).resolve())
+    with _caches_lock:
+        if key not in _caches:
+            _caches[key] = ModelCache(key)
+        return _caches[key]
+
+
+def split_ref(value: str) -> tuple[str, ModelCache]:
+    """('name/version', cache) from an internal reference."""
+    ref, _, root = value.partition("|")
+    return ref, cache_for(root)
+
+
+def _matrix(columns: tuple[pa.Array, ...]) -> np.ndarray:
+    if len(columns) != len(FEATURES):
+        raise UdfError(f"expected {len(FEATURES)} feature columns (spec {spec_hash()[:12]}), got {len(columns)}")
+    n = len(columns[0])
+    X = np.empty((n, len(FEATURES)), dtype=np.float32)
+    for j, column in enumerate(columns):
+        values = column.to_numpy(zero_copy_only=False)  # NULL -> NaN for floating point arrays
+        X[:, j] = values
+    bad = np.isinf(X)
+    if bad.any():
+        j = int(np.argmax(bad.any(axis=0)))
+        raise UdfError(
+            f"feature {FEATURES[j]!r} is infinite in {int(bad[:, j].sum())} rows; "
+            "pass NULL for unknown values (model spec " + spec_hash()[:12] + ")"
+        )
+    return X
+
+
+def _model(task: str, value: str) -> LoadedModel:
+    ref, cache = split_ref(value)
+    name, version = cache.resolve(task, ref)
+    return cache.get(name, version, task)
+
+
+def _models_for(task: str, refs: pa.Array) -> list[tuple[LoadedModel, np.ndarray | None]]:
+    """The model of each row: usually one constant (the champion, resolved once per query)."""
+    distinct = pc.unique(refs).to_pylist()
+    if None in distinct:
+        raise UdfError("the model reference is NULL; pass a model name such as 'value_rf' or leave it out")
+    if len(distinct) == 1:
+        return [(_model(task, distinct[0]), None)]
+    out = []
+    for ref in distinct:
+        rows = np.asarray(pc.fill_null(pc.equal(refs, ref), False).to_numpy(zero_copy_only=False), dtype=bool)
+        out.append((_model(task, ref), rows))
+    return out
+
+
+def score_kernel(task: str):
+    """Kernel for ``_clv_score_<task>(model, present, features...)``: DOUBLE (value, churn) or BIGINT (segment)."""
+    integer = task == "segment"
+
+    def kernel(refs: pa.Array, present: pa.Array, *columns: pa.Array) -> pa.Array:
+        n = len(refs)
+        if n == 0:
+            return pa.array([], type=pa.int64() if integer else pa.float64())
+        X = _matrix(columns)
+        out = np.empty(n, dtype=np.int64 if integer else np.float64)
+        for model, rows in _models_for(task, refs):
+            if rows is None:
+                out[:] = model.run(X).ravel()
+            else:
+                out[rows] = model.run(np.ascontiguousarray(X[rows])).ravel()
+        mask = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
+        return pa.array(out, mask=mask)
+
+    # DuckDB counts a UDF's parameters from its signature; spell out all of them.
+    names = ["refs", "present", *(f"f{j}" for j in range(len(FEATURES)))]
+    kernel.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names])
+    return kernel
+
+
+def model_ref_kernel():
+    """Kernel for ``_clv_model(task, ref, root)``: 'name/version|root' of the model a query will use.
+
+    Called with constants only, so DuckDB evaluates it once while planning the query.
+    """
+
+    def kernel(tasks: pa.Array, refs: pa.Array, roots: pa.Array) -> pa.Array:
+        out = []
+        for task, ref, root in zip(tasks.to_pylist(), refs.to_pylist(), roots.to_pylist(), strict=True):
+            cache = cache_for(root)
+            name, version = cache.resolve(task, ref)
+            cache.get(name, version, task)  # verify now, so a bad model fails before any row is scored
+            out.append(f"{name}/{version}|{root}")
+        return pa.array(out, type=pa.string())
+
+    return kernel
+
+
+def _btyd_params(value: str) -> dict[str, float]:
+    model = _model("value", value)
+    params = model.card.get("model", {}).get("params", {}).get("bgnbd")
+    if not params:
+        raise UdfError(f"{model.ref} is not a BG/NBD model; p_alive and expected_purchases need {BTYD_MODEL}")
+    return params
+
+
+def _floats(*arrays: pa.Array) -> tuple[list[np.ndarray], np.ndarray]:
+    values = [np.asarray(a.to_numpy(zero_copy_only=False), dtype=np.float64) for a in arrays]
+    valid = np.logical_and.reduce([~np.isnan(v) for v in values])
+    return [np.where(valid, v, 0.0) for v in values], valid
+
+
+def p_alive_kernel():
+    def kernel(refs: pa.Array, x: pa.Array, t_x: pa.Array, t: pa.Array) -> pa.Array:
+        if len(refs) == 0:
+            return pa.array([], type=pa.float64())
+        (xv, txv, tv), valid = _floats(x, t_x, t)
+        btyd_math.check_summary(xv, txv, tv)
+        out = btyd_math.p_alive(_btyd_params(refs[0].as_py()), xv, txv, tv)
+        return pa.array(out, mask=~valid)
+
+    return kernel
+
+
+def expected_purchases_kernel():
+    def kernel(refs: pa.Array, x: pa.Array, t_x: pa.Array, t: pa.Array, periods: pa.Array) -> pa.Array:
+        if len(refs) == 0:
+            return pa.array([], type=pa.float64())
+        (xv, txv, tv, pv), valid = _floats(x, t_x, t, periods)
+        btyd_math.check_summary(xv, txv, tv)
+        if np.any(pv < 0):
+            raise UdfError("periods must be >= 0 (weeks after T)")
+        out = btyd_math.expected_purchases(_btyd_params(refs[0].as_py()), xv, txv, tv, pv)
+        return pa.array(out, mask=~valid)
+
+    return kernel

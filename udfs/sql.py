@@ -1,0 +1,92 @@
+"""Registering the SQL functions on a DuckDB connection.
+
+Two layers. Python Arrow UDFs (``_clv_*``) take the features as 90 DOUBLE arguments in the
+contract's order. SQL macros with the public names take one feature *row*, a struct such as a
+table alias (``predict_clv(s) FROM ml_scoring_set s``) or ``struct_pack(...)``, and pick each
+feature out of it by name, so column order never matters and extra columns are ignored. A missing
+feature fails at bind time with DuckDB's error naming the key; a value that is not a number fails
+with an error naming the feature and the model spec.
+
+The model argument defaults to the task's champion. ``_clv_model(task, ref, root)`` resolves it;
+it takes only constants, so DuckDB evaluates it once while planning the query, and every row of
+one query is scored by the same model version even if the champion moves meanwhile.
+
+The UDFs belong to the database instance (shared by its connections and cursors); the macros
+belong to one connection and carry its registry root, so two connections in one process can
+score from different registries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from udfs import functions
+from udfs.contract import FEATURES, spec_hash
+
+TASK_FUNCTIONS = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}
+
+
+def _feature(name: str) -> str:
+    value = f"struct_extract(features, '{name}')"
+    message = f"feature {name} must be a number (model spec {spec_hash()[:12]}), got: "
+    # TRY_CAST passes numbers through untouched; for a value that is not a number, say which feature.
+    return (
+        f"coalesce(try_cast({value} AS DOUBLE), "
+        f"CASE WHEN {value} IS NOT NULL THEN error('{message}' || cast({value} AS VARCHAR)) END)"
+    )
+
+
+def macros(root: Path) -> list[str]:
+    """CREATE statements of the public functions (temporary: they live with the connection)."""
+    features = ", ".join(_feature(f) for f in FEATURES)
+    registry_root = "'" + str(root).replace("'", "''") + "'"
+
+    def model(task: str, default: str = "model") -> str:
+        return f"_clv_model('{task}', {default}, {registry_root})"
+
+    btyd = "coalesce(model, 'value_btyd')"
+    out = [
+        f"CREATE OR REPLACE TEMP MACRO {public}(features, model := NULL) AS "
+        f"_clv_score_{task}({model(task)}, features IS NOT NULL, {features})"
+        for task, public in TASK_FUNCTIONS.items()
+    ]
+    out += [
+        f"CREATE OR REPLACE TEMP MACRO clv_model(task, model := NULL) AS "
+        f"split_part(_clv_model(task, model, {registry_root}), '|', 1)",
+        "CREATE OR REPLACE TEMP MACRO p_alive(frequency, recency, t, model := NULL) AS "
+        f"_clv_p_alive({model('value', btyd)}, frequency, recency, t)",
+        "CREATE OR REPLACE TEMP MACRO expected_purchases(frequency, recency, t, periods, model := NULL) AS "
+        f"_clv_expected_purchases({model('value', btyd)}, frequency, recency, t, periods)",
+        # CLV = sum over t = 1, 2, ... of value_t / (1 + rate)^t; list_transform's index starts at 1.
+        "CREATE OR REPLACE TEMP MACRO discounted_clv(period_values, rate) AS "
+        "CASE WHEN rate <= -1 THEN error('rate must be greater than -1, for example 0.1 for 10% per period') "
+        "WHEN period_values IS NULL OR rate IS NULL THEN NULL "
+        "ELSE coalesce(list_sum(list_transform(period_values, lambda v, t: v / pow(1 + rate, t))), 0) END",
+    ]
+    return out
+
+
+def _create(con: duckdb.DuckDBPyConnection, name: str, kernel, params: list[str], returns: str) -> None:
+    try:
+        con.create_function(name, kernel, params, returns, type="arrow", null_handling="special")
+    except duckdb.CatalogException as err:
+        # Another connection or cursor to this database registered it already; the kernels hold
+        # no per-connection state, so that one serves every connection.
+        if "already exists" not in str(err):
+            raise
+
+
+def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Create the UDFs (once per database instance) and this connection's macros over ``root``."""
+    doubles = ["DOUBLE"] * len(FEATURES)
+    for task in TASK_FUNCTIONS:
+        returns = "BIGINT" if task == "segment" else "DOUBLE"
+        _create(con, f"_clv_score_{task}", functions.score_kernel(task), ["VARCHAR", "BOOLEAN", *doubles], returns)
+    _create(con, "_clv_model", functions.model_ref_kernel(), ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
+    _create(con, "_clv_p_alive", functions.p_alive_kernel(), ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")
+    _create(con, "_clv_expected_purchases", functions.expected_purchases_kernel(),
+            ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")  # fmt: skip
+    for statement in macros(root):
+        con.execute(statement)
