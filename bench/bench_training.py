@@ -29,6 +29,21 @@ from training.report import evaluate_registry
 TARGET_SECONDS = 20 * 60
 
 
+def prepare(db: Path, shop: Path, customers: int) -> None:
+    """Generate (seed 42), load and build the shop when the database is missing."""
+    from clv.build import build_features
+    from ingest import generate_shop
+    from ingest.loader import load_files
+    from ingest.schema import LOAD_ORDER
+
+    if not (shop / "orders.parquet").exists():
+        print(f"generating {customers:,} customers into {shop} ...", flush=True)
+        generate_shop(shop, customers=customers, seed=42)
+    print(f"loading and building {db} ...", flush=True)
+    load_files(db, {t: [str(shop / f"{t}.parquet")] for t in LOAD_ORDER})
+    build_features(db)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
@@ -36,8 +51,11 @@ def main() -> int:
     parser.add_argument("--models-dir", help="registry to train into (default: a fresh folder next to the db)")
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle (slow on 1M customers)")
     parser.add_argument("--trials", type=int, default=TrainSettings.trials)
+    parser.add_argument("--customers", type=int, default=100_000, help="shop size when it must be generated")
     args = parser.parse_args()
     db = Path(args.db)
+    if not db.exists():
+        prepare(db, Path(args.shop or db.with_suffix("").as_posix() + "_shop"), args.customers)
     models = Path(args.models_dir or db.with_suffix("").as_posix() + "_models")
     shutil.rmtree(models, ignore_errors=True)
 

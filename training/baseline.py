@@ -14,9 +14,14 @@ import onnx
 
 from training.btyd import BGNBD, GammaGamma
 from training.btyd_graph import BTYD_OUTPUTS, btyd_graph
+from training.onnx_tools import session
 from udfs.contract import FEATURES
 
 DAYS_PER_WEEK = 7.0
+# Rows per onnxruntime call when computing the served outputs. The series stops per row, so the
+# batch size changes no value; small batches are faster, because a batch runs as many terms as
+# its slowest row needs and most small batches hold no brand-new customer.
+SERVED_BATCH = 4_096
 _COLUMNS = {name: FEATURES.index(name) for name in ("frequency", "recency_weeks", "t_weeks", "monetary_value")}
 
 
@@ -58,13 +63,29 @@ class BTYDFit:
         hit = cache.get(id(X))
         if hit is not None and hit[0] is X:
             return hit[1]
-        out = self._outputs(X)
+        out = self._served_outputs(X)
         if len(cache) >= 4:
             cache.pop(next(iter(cache)))
         cache[id(X)] = (X, out)  # holding X keeps its id from being reused while cached
         return out
 
-    def _outputs(self, X: np.ndarray) -> np.ndarray:
+    def _served_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The outputs as the exported graph computes them, by running that graph.
+
+        Models that take these outputs as inputs are trained and checked on exactly the numbers
+        they will be served: a float32 value one bit away from scipy's could otherwise take the
+        other branch of a tree split that sits between two training values.
+        """
+        if "_session" not in self.__dict__:
+            self._session = session(self.graph(), threads=2)
+        out = np.empty((len(X), len(BTYD_OUTPUTS)), dtype=np.float64)
+        for start in range(0, len(X), SERVED_BATCH):
+            part = np.ascontiguousarray(X[start : start + SERVED_BATCH], dtype=np.float32)
+            out[start : start + len(part)] = self._session.run(["btyd"], {"features": part})[0]
+        return out
+
+    def reference_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The same outputs from scipy's closed forms (float64): what the graph is tested against."""
         x, t_x, t, m = summary(X)
         alive = self.bgnbd.p_alive(x, t_x, t)
         purchases = self.bgnbd.expected_purchases(self.horizon_weeks, x, t_x, t)

@@ -45,10 +45,16 @@ class _Builder:
 
 
 def _hyp2f1_loop(g: _Builder, A: str, B: str, C: str, z: str) -> str:
-    """Nodes summing 2F1(A, B; C; z) = sum_k (A)_k (B)_k / ((C)_k k!) z^k until terms are < tol * sum."""
+    """Nodes summing 2F1(A, B; C; z) = sum_k (A)_k (B)_k / ((C)_k k!) z^k, row by row.
+
+    Each row stops adding terms once its own term falls below tol x its sum, and the loop ends
+    when every row has stopped. A row's value therefore depends on that row alone, never on which
+    rows share its batch: the same customer scores the same in any query.
+    """
     # The loop body: term_{k+1} = term_k * (A + k)(B + k) / ((C + k)(k + 1)) * z; A, B, C, z come
     # from the outer scope, which ONNX subgraphs may read.
     one = numpy_helper.from_array(np.array(1.0), "one")
+    zero = numpy_helper.from_array(np.array(0.0), "zero")
     tol = numpy_helper.from_array(np.array(SERIES_TOL), "tol")
     body_nodes = [
         helper.make_node("Cast", ["k_in"], ["k"], to=TensorProto.DOUBLE),
@@ -61,11 +67,15 @@ def _hyp2f1_loop(g: _Builder, A: str, B: str, C: str, z: str) -> str:
         helper.make_node("Div", ["num", "den"], ["ratio"]),
         helper.make_node("Mul", ["ratio", z], ["step"]),
         helper.make_node("Mul", ["term_in", "step"], ["term_out"]),
-        helper.make_node("Add", ["sum_in", "term_out"], ["sum_out"]),
+        helper.make_node("Where", ["active_in", "term_out", "zero"], ["added"]),
+        helper.make_node("Add", ["sum_in", "added"], ["sum_out"]),
         helper.make_node("Div", ["term_out", "sum_out"], ["rel"]),
         helper.make_node("Abs", ["rel"], ["rel_abs"]),
-        helper.make_node("ReduceMax", ["rel_abs"], ["worst"], keepdims=0),
-        helper.make_node("Greater", ["worst", "tol"], ["cond_out"]),
+        helper.make_node("Greater", ["rel_abs", "tol"], ["big"]),
+        helper.make_node("And", ["active_in", "big"], ["active_out"]),
+        helper.make_node("Cast", ["active_out"], ["active_num"], to=TensorProto.DOUBLE),
+        helper.make_node("ReduceMax", ["active_num"], ["any_active"], keepdims=0),
+        helper.make_node("Greater", ["any_active", "zero"], ["cond_out"]),
     ]
     body = helper.make_graph(
         body_nodes,
@@ -75,20 +85,26 @@ def _hyp2f1_loop(g: _Builder, A: str, B: str, C: str, z: str) -> str:
             helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
             helper.make_tensor_value_info("term_in", TensorProto.DOUBLE, None),
             helper.make_tensor_value_info("sum_in", TensorProto.DOUBLE, None),
+            helper.make_tensor_value_info("active_in", TensorProto.BOOL, None),
         ],
         [
             helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
             helper.make_tensor_value_info("term_out", TensorProto.DOUBLE, None),
             helper.make_tensor_value_info("sum_out", TensorProto.DOUBLE, None),
+            helper.make_tensor_value_info("active_out", TensorProto.BOOL, None),
         ],
-        initializer=[one, tol],
+        initializer=[one, zero, tol],
     )
     ones = g.op("Add", g.op("Mul", z, g.const(0.0)), g.const(1.0))
+    active = g.op("Greater", ones, g.const(0.0))
     trips = g.const(SERIES_MAX_TERMS, np.int64)
     keep_going = g.const(True, np.bool_)
     g.count += 1
-    term_final, sum_final = f"term{g.count}", f"sum{g.count}"
-    g.nodes.append(helper.make_node("Loop", [trips, keep_going, ones, ones], [term_final, sum_final], body=body))
+    term_final, sum_final, active_final = f"term{g.count}", f"sum{g.count}", f"active{g.count}"
+    g.nodes.append(
+        helper.make_node("Loop", [trips, keep_going, ones, ones, active], [term_final, sum_final, active_final],
+                         body=body)
+    )  # fmt: skip
     return sum_final
 
 

@@ -15,14 +15,20 @@ SERIES_MAX_TERMS = 20_000
 
 
 def hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """2F1(a, b; c; z) for 0 <= z < 1, elementwise."""
+    """2F1(a, b; c; z) for 0 <= z < 1, elementwise.
+
+    Each element stops adding terms once its own term is below tol x its sum, so its value does
+    not depend on the other elements it is computed with.
+    """
     a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
     term = np.ones_like(z)
     total = np.ones_like(z)
+    active = np.ones(z.shape, dtype=bool)
     for k in range(SERIES_MAX_TERMS):
         term = term * (a + k) * (b + k) / ((c + k) * (k + 1)) * z
-        total = total + term
-        if not np.any(np.abs(term) > SERIES_TOL * np.abs(total)):
+        total = total + np.where(active, term, 0.0)
+        active &= np.abs(term) > SERIES_TOL * np.abs(total)
+        if not active.any():
             break
     return total
 
