@@ -7,10 +7,11 @@ from days once, here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 
 from training.btyd import BGNBD, GammaGamma
 from training.btyd_graph import BTYD_OUTPUTS, btyd_graph
@@ -43,6 +44,9 @@ class BTYDFit:
     churn_window_weeks: float
     fitted_on: str
     customers: int
+    # Results by array identity, and the session running the graph: see ``outputs``.
+    _cache: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
+    _session: ort.InferenceSession | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def fit(cls, X: np.ndarray, horizon_days: int, churn_window_days: int, fitted_on: str) -> BTYDFit:
@@ -59,7 +63,7 @@ class BTYDFit:
         The last few results are kept by array identity: a training run asks for the outputs of
         the same training, validation and test matrices once per candidate and per search trial.
         """
-        cache = self.__dict__.setdefault("_cache", {})
+        cache = self._cache
         hit = cache.get(id(X))
         if hit is not None and hit[0] is X:
             return hit[1]
@@ -76,7 +80,7 @@ class BTYDFit:
         they will be served: a float32 value one bit away from scipy's could otherwise take the
         other branch of a tree split that sits between two training values.
         """
-        if "_session" not in self.__dict__:
+        if self._session is None:
             self._session = session(self.graph(), threads=2)
         out = np.empty((len(X), len(BTYD_OUTPUTS)), dtype=np.float64)
         for start in range(0, len(X), SERVED_BATCH):

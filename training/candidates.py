@@ -97,7 +97,13 @@ class Candidate(ABC):
         raw = self.predict_raw(validation.X)
         y = target(validation, self.task)
         self.calibration_ = ValueScale.fit(raw, y) if self.task == "value" else Platt.fit(raw, y)
-        self.validation_raw_ = raw  # the evaluation reuses them instead of predicting again
+        self.validation_raw_ = raw  # the evaluation and the fusion reuse them instead of predicting again
+
+    def validation_predictions(self) -> np.ndarray:
+        """Calibrated predictions on the validation cutoff, as made while calibrating."""
+        if not hasattr(self, "validation_raw_"):
+            raise NotFittedError(f"{self.name} is not fitted yet: call fit(train, validation, ctx) first")
+        return self.calibration_.apply(self.validation_raw_)
 
     def predict_raw(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated predictions from the contract's feature matrix."""

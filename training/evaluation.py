@@ -22,8 +22,7 @@ def candidate_metrics(
     ``test_raw`` is the candidate's uncalibrated prediction on the test rows (computed once by
     the caller, which also uses it for the parity check).
     """
-    raw_val = getattr(candidate, "validation_raw_", None)
-    val_pred = candidate.calibration_.apply(raw_val) if raw_val is not None else candidate.predict(validation.X)
+    val_pred = candidate.validation_predictions()
     test_pred = candidate.calibration_.apply(test_raw)
     if candidate.task == "value":
         out = {"validation": value_metrics(validation.value, val_pred), "test": value_metrics(test.value, test_pred)}

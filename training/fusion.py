@@ -34,9 +34,11 @@ class Fused(Candidate):
         self.params["weights"] = {p.name: float(w) for p, w in zip(parts, self.weights, strict=True)}
 
     def fit(self, train: Dataset, validation: Dataset, ctx: FitContext) -> Fused:
-        # The parts are fitted already; only the overall level is checked on validation.
-        raw = self.predict_raw(validation.X)
+        # The parts are fitted already; only the overall level is checked on validation, from the
+        # validation predictions the parts made while calibrating.
+        raw = sum(w * p.validation_predictions() for p, w in zip(self.parts, self.weights, strict=True))
         self.calibration_ = ValueScale.fit(raw, target(validation, "value"))
+        self.validation_raw_ = raw
         return self
 
     def _fit(self, X: np.ndarray, y: np.ndarray, ctx: FitContext, val: tuple[np.ndarray, np.ndarray]) -> None:

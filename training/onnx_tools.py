@@ -13,6 +13,7 @@ from onnx import TensorProto, compose, helper, numpy_helper
 
 from training.errors import TrainingError
 from udfs.contract import FEATURES
+from udfs.models import session_options
 
 OPSET = 17
 ML_OPSET = 3
@@ -141,10 +142,7 @@ def check_domains(model: onnx.ModelProto) -> None:
 
 def session(model: onnx.ModelProto | bytes, threads: int = 1) -> ort.InferenceSession:
     """An onnxruntime CPU session with explicit options."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options = session_options(threads)
     data = model if isinstance(model, bytes) else model.SerializeToString()
     return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
 

@@ -33,7 +33,7 @@ from training.export import export_checked
 from training.fusion import Fused
 from training.mlp import MLP
 from training.registry import register
-from training.search import PRIMARY, SPACES, search
+from training.search import PRIMARY, SPACES, primary_score, search
 from training.segments import Segmenter
 from training.trees import HGB, Forest
 from udfs import registry
@@ -140,19 +140,13 @@ def _fit_candidates(
             timed("value_ziln", lambda ziln=ziln: MLP("value", ziln).fit(mlp_rows, validation, ctx))
     if "fused" in families:
         values = [c for c in fitted if c.task == "value"]
-        scored = sorted(values, key=lambda c: -_validation_score(c, validation))
+        scored = sorted(values, key=lambda c: -primary_score("value", validation.value, c.validation_predictions()))
         parts = [c for c in scored if c.family != "btyd"][: settings.fuse_top]
         parts += [c for c in values if c.family == "btyd"]
         if len(parts) >= 2:
-            maes = [float(np.mean(np.abs(c.predict(validation.X) - validation.value))) for c in parts]
+            maes = [float(np.mean(np.abs(c.validation_predictions() - validation.value))) for c in parts]
             timed("value_fused", lambda: Fused(parts, maes).fit(train, validation, ctx))
     return fitted
-
-
-def _validation_score(candidate: Candidate, validation: Dataset) -> float:
-    from training.search import primary_score
-
-    return primary_score(candidate.task, target(validation, candidate.task), candidate.predict(validation.X))
 
 
 def train_models(

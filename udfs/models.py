@@ -31,7 +31,6 @@ class LoadedModel:
     task: str
     card: dict
     session: ort.InferenceSession
-    output: str
 
     @property
     def ref(self) -> str:
@@ -39,7 +38,8 @@ class LoadedModel:
 
     def run(self, X: np.ndarray) -> np.ndarray:
         """Outputs for a float32 (rows x features) matrix."""
-        return self.session.run([self.output], {"features": X})[0]
+        # Every registered model's output is named after its task.
+        return self.session.run([self.task], {"features": X})[0]
 
 
 def _check_signature(session: ort.InferenceSession, task: str, where: str) -> None:
@@ -57,9 +57,10 @@ def _check_signature(session: ort.InferenceSession, task: str, where: str) -> No
         raise RegistryError(f"{where}: has no output named {task!r}")
 
 
-def session_options() -> ort.SessionOptions:
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """Explicit onnxruntime options: ``threads`` intra-op threads (1 when DuckDB runs the calls)."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -115,4 +116,4 @@ class ModelCache:
             first = str(err).strip().splitlines()[0][:200]
             raise RegistryError(f"{where}: onnxruntime refuses to load it ({first}); retrain or roll back") from err
         _check_signature(session, card["task"], where)
-        return LoadedModel(name, version, card["task"], card, session, card["task"])
+        return LoadedModel(name, version, card["task"], card, session)
