@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow reliability lint format bench clean
+.PHONY: install demo test test-slow reliability report-check lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: lint
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow
+
+# Render the HTML report in headless Chromium and check the charts are drawn (installs Chromium
+# from Debian when missing; `make test` runs the same check whenever Chromium is present).
+report-check: install
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	CLV_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/e2e/test_report.py
 
 reliability: install
 	$(BIN)/python -m pytest tests/reliability -m "slow or not slow"

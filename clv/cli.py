@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from clv import __version__, console
+from clv.config import Settings, load_settings
 from clv.errors import ClvError
 from ingest.errors import IngestError
 from training.errors import TrainingError
 from udfs.errors import UdfError
 
-DEFAULT_DB = "build/clv.duckdb"
+DEFAULTS = Settings()
+DEFAULT_DB = DEFAULTS.db
 DEFAULT_SHOP = "data/sample_shop"
-DEFAULT_MODELS = "onnx_models"
-DEFAULT_PUBLISHED = "build/published.duckdb"
+DEFAULT_MODELS = DEFAULTS.models_dir
+DEFAULT_PUBLISHED = DEFAULTS.published
+DEFAULT_REPORT = DEFAULTS.report
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -37,6 +41,58 @@ def _shop_args(p: argparse.ArgumentParser, customers: int) -> None:
     )
 
 
+def _load_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--orders", action="append", metavar="FILE_OR_GLOB", help="orders file(s); may repeat")
+    p.add_argument("--customers", action="append", metavar="FILE_OR_GLOB", help="customers file(s)")
+    p.add_argument(
+        "--order-items", dest="order_items", action="append", metavar="FILE_OR_GLOB", help="order item file(s)"
+    )
+    p.add_argument("--returns", action="append", metavar="FILE_OR_GLOB", help="returns/refunds file(s)")
+    p.add_argument("--events", action="append", metavar="FILE_OR_GLOB", help="behaviour event file(s)")
+    p.add_argument("--mapping", help="YAML file mapping your column names and formats (see docs/LOADING.md)")
+    p.add_argument(
+        "--map", action="append", metavar="[TABLE.]COLUMN=SOURCE",
+        help="map one column or option, e.g. --map customer_id=cust_no --map orders.date_format=%%d.%%m.%%Y",
+    )  # fmt: skip
+    p.add_argument("--min-date", default="1990-01-01", help="reject timestamps before this date (default: 1990-01-01)")
+    p.add_argument("--max-date", default=None, help="reject timestamps after this date (default: tomorrow)")
+    p.add_argument(
+        "--pseudonymize", action="store_true",
+        help="replace customer ids by a keyed hash (key: $CLV_PSEUDONYM_KEY) and skip name, email, phone, address",
+    )  # fmt: skip
+
+
+def _build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of-date", help="scoring cutoff YYYY-MM-DD (default: the day after the last order)")
+    p.add_argument(
+        "--training-cutoff", dest="training_cutoffs", action="append", metavar="YYYY-MM-DD",
+        help="a training cutoff; may repeat (default: month ends going back from the last fully observed one)",
+    )  # fmt: skip
+    p.add_argument("--n-training-cutoffs", type=int, help="number of default training cutoffs (default: 12)")
+    p.add_argument("--horizon-days", type=int, help="label horizon in days (default: 365)")
+    p.add_argument("--churn-window-days", type=int, help="churn window in days (default: 90)")
+
+
+def _train_args(p: argparse.ArgumentParser, trials: int) -> None:
+    p.add_argument("--trials", type=int, help=f"search trials per tree-ensemble family (default: {trials})")
+
+
+def _score_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vip-percentile", type=float, help="predicted-CLV percentile for VIP (default: 0.95)")
+    p.add_argument("--regular-percentile", type=float, help="percentile for regular (default: 0.5)")
+    p.add_argument(
+        "--discount-rate", type=float, help="annual rate for discounted_clv in customer_scores (default: 0.1)"
+    )
+
+
+def _publish_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--to", dest="published", help=f"serving database (default: {DEFAULT_PUBLISHED})")
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--report", help=f"HTML report to write (default: {DEFAULT_REPORT})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``clv`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -45,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `clv demo`, or `clv load --orders my_orders.csv` for your own data.",
     )
     parser.add_argument("--version", action="version", version=f"duckdb-clv {__version__}")
+    parser.add_argument("--config", help="settings file (default: clv.toml in the working directory, if there is one)")
     _add_db(parser)
     _add_models_dir(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -73,22 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and a failed load changes nothing.",
     )
     _add_db(load)
-    load.add_argument("--orders", action="append", metavar="FILE_OR_GLOB", help="orders file(s); may repeat")
-    load.add_argument("--customers", action="append", metavar="FILE_OR_GLOB", help="customers file(s)")
-    load.add_argument(
-        "--order-items", dest="order_items", action="append", metavar="FILE_OR_GLOB", help="order item file(s)"
-    )
-    load.add_argument("--returns", action="append", metavar="FILE_OR_GLOB", help="returns/refunds file(s)")
-    load.add_argument("--events", action="append", metavar="FILE_OR_GLOB", help="behaviour event file(s)")
-    load.add_argument("--mapping", help="YAML file mapping your column names and formats (see docs/LOADING.md)")
-    load.add_argument(
-        "--map", action="append", metavar="[TABLE.]COLUMN=SOURCE",
-        help="map one column or option, e.g. --map customer_id=cust_no --map orders.date_format=%%d.%%m.%%Y",
-    )  # fmt: skip
-    load.add_argument(
-        "--min-date", default="1990-01-01", help="reject timestamps before this date (default: 1990-01-01)"
-    )
-    load.add_argument("--max-date", default=None, help="reject timestamps after this date (default: tomorrow)")
+    _load_args(load)
 
     build = sub.add_parser(
         "build",
@@ -98,14 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "built are kept; use --full-refresh after loading data dated before earlier cutoffs.",
     )
     _add_db(build)
-    build.add_argument("--as-of-date", help="scoring cutoff YYYY-MM-DD (default: the day after the last order)")
-    build.add_argument(
-        "--training-cutoff", dest="training_cutoffs", action="append", metavar="YYYY-MM-DD",
-        help="a training cutoff; may repeat (default: month ends going back from the last fully observed one)",
-    )  # fmt: skip
-    build.add_argument("--n-training-cutoffs", type=int, help="number of default training cutoffs (default: 12)")
-    build.add_argument("--horizon-days", type=int, help="label horizon in days (default: 365)")
-    build.add_argument("--churn-window-days", type=int, help="churn window in days (default: 90)")
+    _build_args(build)
     build.add_argument("--full-refresh", action="store_true", help="rebuild every cutoff")
     build.add_argument("--select", help="dbt selector, to build part of the project")
 
@@ -119,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_db(train)
     _add_models_dir(train)
-    train.add_argument("--seed", type=int, default=0, help="random seed; the same data and seed give the same models")
-    train.add_argument("--trials", type=int, default=4, help="search trials per tree-ensemble family (default: 4)")
+    train.add_argument("--seed", type=int, help="random seed; the same data and seed give the same models (default: 0)")
+    _train_args(train, 4)
     train.add_argument("--only", metavar="FAMILIES", help="comma-separated subset of btyd,hgb,rf,mlp,ziln,fused,kmeans")
 
     evaluate = sub.add_parser(
@@ -159,8 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_db(score)
     _add_models_dir(score)
-    score.add_argument("--vip-percentile", type=float, help="predicted-CLV percentile for VIP (default: 0.95)")
-    score.add_argument("--regular-percentile", type=float, help="percentile for regular (default: 0.5)")
+    _score_args(score)
 
     publish = sub.add_parser(
         "publish",
@@ -170,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the old one in one rename.",
     )
     _add_db(publish)
-    publish.add_argument("--to", default=DEFAULT_PUBLISHED, help=f"serving database (default: {DEFAULT_PUBLISHED})")
+    _publish_args(publish)
 
     sql = sub.add_parser(
         "sql",
@@ -184,18 +218,69 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models_dir(sql)
     sql.add_argument("-c", "--command", dest="sql_command", help="the SQL to run (default: read stdin, or prompt)")
 
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report: accuracy charts, feature importance, scored customers",
+        description="Score the registered models on the test cutoff and write one HTML file with plots inline: "
+        "cumulative gain with each model's normalized Gini, deciles, churn ROC and calibration, permutation "
+        "importance of the champions, the predicted-CLV distribution, tiers, segments, an RFM heatmap and the "
+        "model cards. The customer sections read customer_scores (run `clv score` first).",
+    )
+    _add_db(report)
+    _add_models_dir(report)
+    _report_args(report)
+    report.add_argument("--ground-truth", metavar="SHOP_DIR", help="a generated shop folder: adds the oracle")
+
+    run = sub.add_parser(
+        "run",
+        help="everything on your own data: load, build, train, evaluate, score, publish, report",
+        description="Load your files (same options as `clv load`), build the features, train and register the "
+        "models, evaluate them on the test cutoff, score every customer in SQL, publish the serving database "
+        "and write the HTML report. Settings come from flags, then clv.toml, then the defaults.",
+        epilog="Example: clv run --orders 'exports/orders_*.csv' --mapping mapping.yml",
+    )
+    _add_db(run)
+    _add_models_dir(run)
+    _load_args(run)
+    _build_args(run)
+    run.add_argument("--seed", type=int, help="training seed (default: 0)")
+    _train_args(run, 4)
+    _score_args(run)
+    _publish_args(run)
+    _report_args(run)
+
     demo = sub.add_parser(
         "demo",
         help="run the whole pipeline on a generated sample shop",
         description="Generate a sample shop and run every stage on it: load into DuckDB, build the features, "
-        "train and register the models, and evaluate them against the BG/NBD baseline and the oracle.",
+        "train and register the models, evaluate them against the BG/NBD baseline and the oracle, score every "
+        "customer in SQL, publish the serving database and write the HTML report.",
     )
     _add_db(demo)
     _shop_args(demo, 50_000)
     demo.add_argument("--out", default=DEFAULT_SHOP, help=f"where the sample shop files go (default: {DEFAULT_SHOP})")
     _add_models_dir(demo)
     demo.add_argument("--trials", type=int, default=2, help="search trials per tree-ensemble family (default: 2)")
+    demo.add_argument(
+        "--n-training-cutoffs", type=int, default=6,
+        help="monthly training cutoffs; fewer than a full run's 12 keep the demo within minutes (default: 6)",
+    )  # fmt: skip
+    _publish_args(demo)
+    _report_args(demo)
     return parser
+
+
+def apply_settings(args: argparse.Namespace, settings: Settings) -> argparse.Namespace:
+    """Fill every option the command line left unset from ``clv.toml`` (or the defaults)."""
+    for field in dataclasses.fields(Settings):
+        value = getattr(settings, field.name)
+        if not hasattr(args, field.name):
+            # Options every command shares (--db, --models-dir) are absent when not given.
+            if field.name in ("db", "models_dir"):
+                setattr(args, field.name, value)
+        elif getattr(args, field.name) is None:
+            setattr(args, field.name, list(value) if isinstance(value, tuple) else value)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,10 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     from clv import commands, models
 
     args = build_parser().parse_args(argv)
-    if not hasattr(args, "db"):
-        args.db = DEFAULT_DB
-    if not hasattr(args, "models_dir"):
-        args.models_dir = DEFAULT_MODELS
     handler = {
         "generate": commands.cmd_generate,
         "load": commands.cmd_load,
@@ -217,12 +298,19 @@ def main(argv: list[str] | None = None) -> int:
         "score": commands.cmd_score,
         "publish": commands.cmd_publish,
         "sql": commands.cmd_sql,
+        "report": commands.cmd_report,
+        "run": commands.cmd_run,
         "demo": commands.cmd_demo,
     }[args.command]
     try:
+        apply_settings(args, load_settings(args.config))
         return handler(args)
     except (IngestError, ClvError, TrainingError, UdfError) as err:
         return console.fail(str(err))
+    except OSError as err:
+        # A path the user gave that cannot be read or written (missing folder, no permission, disk full).
+        where = f": {err.filename}" if err.filename else ""
+        return console.fail(f"{err.strerror or err}{where}; check the path and its permissions")
     except KeyboardInterrupt:
         return console.fail("interrupted; nothing was committed")
 

@@ -10,6 +10,7 @@ from clv.build import BuildResult, build_features, dbt_vars
 from ingest import generate_shop
 from ingest.loader import LoadReport, load_files
 from ingest.mapping import apply_flags, read_mapping
+from ingest.pseudonymize import from_environment
 from ingest.schema import LOAD_ORDER
 
 SHOP_FILES = {t: f"{t}.parquet" for t in LOAD_ORDER}
@@ -62,8 +63,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     mapping = read_mapping(args.mapping) if args.mapping else {}
     mapping = apply_flags(mapping, args.map or [])
     inputs = {t: getattr(args, t) for t in LOAD_ORDER if getattr(args, t)}
+    pseudonymizer = from_environment() if args.pseudonymize else None
     with console.out.status("Loading…"):
-        report = load_files(args.db, inputs, mapping, args.min_date, args.max_date, progress=console.out.print)
+        report = load_files(args.db, inputs, mapping, args.min_date, args.max_date, progress=console.out.print,
+                            pseudonymizer=pseudonymizer)  # fmt: skip
     print_load_report(report)
     return 0
 
@@ -128,8 +131,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     from clv.score import score_customers
 
     with console.progress_bar("Scoring customers (dbt build --select tag:scores)") as update:
-        result = score_customers(args.db, args.models_dir, args.vip_percentile, args.regular_percentile,
-                                 progress=lambda done, total, _name: update(done, total))  # fmt: skip
+        result = score_customers(
+            args.db, args.models_dir, args.vip_percentile, args.regular_percentile, args.discount_rate,
+            progress=lambda done, total, _name: update(done, total),
+        )  # fmt: skip
     console.out.print(
         f"Scored {result['customers']:,} customers into customer_scores and segment_summary with "
         f"{result['value_model']}, {result['churn_model']} and {result['segment_model']}."
@@ -141,15 +146,68 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Copy the scored marts into the serving database."""
     from clv.publish import publish
 
-    with console.out.status(f"Publishing to {args.to}…"):
-        rows = publish(args.db, args.to)
-    console.table(f"Published {args.to} (read-only use: BI tools, clv sql --db {args.to})", ["table", "rows"],
-                  [[t, n] for t, n in rows.items()])  # fmt: skip
+    with console.out.status(f"Publishing to {args.published}…"):
+        rows = publish(args.db, args.published)
+    console.table(f"Published {args.published} (read-only use: BI tools, clv sql --db {args.published})",
+                  ["table", "rows"], [[t, n] for t, n in rows.items()])  # fmt: skip
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report."""
+    from training.html_report import write_report
+
+    with console.out.status("Writing the report…") as status:
+        result = write_report(args.db, args.models_dir, args.report, ground_truth=args.ground_truth,
+                              progress=lambda step: status.update(f"Report: {step}…"))  # fmt: skip
+    console.out.print(f"Report with {result.images} charts: {result.path} (open it in a browser)")
+    return 0
+
+
+def _model_to_report(args: argparse.Namespace, ground_truth: str | None) -> None:
+    """Build, train, evaluate, score, publish and report: the stages after loading, shared by run and demo."""
+    from clv.models import cmd_evaluate, cmd_train
+
+    def option(name: str) -> object:
+        # `clv demo` has no feature or scoring options: the project's defaults apply.
+        return getattr(args, name, None)
+
+    cmd_build(argparse.Namespace(db=args.db, full_refresh=False, select=None, **{name: option(name) for name in (
+        "as_of_date", "training_cutoffs", "horizon_days", "churn_window_days", "n_training_cutoffs")}))  # fmt: skip
+    cmd_train(argparse.Namespace(db=args.db, models_dir=args.models_dir, seed=args.seed, trials=args.trials,
+                                 only=None))  # fmt: skip
+    cmd_evaluate(argparse.Namespace(db=args.db, models_dir=args.models_dir, ground_truth=ground_truth,
+                                    out=str(Path(args.db).parent / "evaluation.json")))  # fmt: skip
+    cmd_score(argparse.Namespace(db=args.db, models_dir=args.models_dir, **{name: option(name) for name in (
+        "vip_percentile", "regular_percentile", "discount_rate")}))  # fmt: skip
+    cmd_publish(args)
+    print_highlights(args.published)
+    cmd_report(argparse.Namespace(db=args.db, models_dir=args.models_dir, report=args.report,
+                                  ground_truth=ground_truth))  # fmt: skip
+
+
+def _try_next(args: argparse.Namespace) -> None:
+    console.out.print(
+        "\nTry next:\n"
+        f'  clv sql --db {args.published} -c "select customer_id, predicted_clv, churn_probability, value_tier '
+        'from customer_scores order by predicted_clv desc limit 20"\n'
+        f'  clv sql --db {args.db} -c "select customer_id, predict_clv(s) as clv, churn_score(s) as churn '
+        'from ml_scoring_set s order by clv desc limit 5"\n'
+        "  clv models list\n"
+        f"  open {args.report}"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Load the user's files and run every stage on them."""
+    cmd_load(args)
+    _model_to_report(args, ground_truth=None)
+    _try_next(args)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate the sample shop and run every stage that exists on it."""
+    """Generate the sample shop and run every stage on it."""
     gen = argparse.Namespace(
         out=args.out, customers=args.customers, seed=args.seed, start=args.start, end=args.end,
         dirty=False, format="parquet", workers=None,
@@ -159,25 +217,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with console.out.status("Loading the sample shop…"):
         report = load_files(args.db, inputs, progress=console.out.print)
     print_load_report(report)
-    with console.progress_bar("Building features (dbt build)") as update:
-        result = build_features(args.db, progress=lambda done, total, _name: update(done, total))
-    print_build_result(result, args.db)
-    from clv.models import cmd_evaluate, cmd_train
-
-    cmd_train(argparse.Namespace(db=args.db, models_dir=args.models_dir, seed=0, trials=args.trials, only=None))
-    cmd_evaluate(argparse.Namespace(db=args.db, models_dir=args.models_dir, ground_truth=args.out,
-                                    out=str(Path(args.db).parent / "evaluation.json")))  # fmt: skip
-    cmd_score(argparse.Namespace(db=args.db, models_dir=args.models_dir, vip_percentile=None,
-                                 regular_percentile=None))  # fmt: skip
-    published = str(Path(args.db).parent / "published.duckdb")
-    cmd_publish(argparse.Namespace(db=args.db, to=published))
-    print_highlights(published)
-    console.out.print(
-        "\nTry next:\n"
-        f'  clv sql --db {published} -c "select customer_id, predicted_clv, churn_probability, value_tier '
-        'from customer_scores order by predicted_clv desc limit 20"\n'
-        f'  clv sql -c "select customer_id, predict_clv(s) as clv, churn_score(s) as churn from ml_scoring_set s '
-        'order by clv desc limit 5"\n'
-        "  clv models list"
-    )
+    # The shop's seed made the data; training keeps its own default seed, so that a different
+    # shop seed changes the data and nothing else.
+    stages = argparse.Namespace(**{**vars(args), "seed": 0})
+    _model_to_report(stages, ground_truth=args.out)
+    _try_next(args)
     return 0

@@ -18,9 +18,23 @@ def score_customers(
     models_dir: str | Path,
     vip_percentile: float | None = None,
     regular_percentile: float | None = None,
+    discount_rate: float | None = None,
     progress: Progress | None = None,
 ) -> dict[str, object]:
     """Run ``dbt build --select tag:scores``: customer_scores and segment_summary with their tests.
+
+    Parameters
+    ----------
+    db : path
+        The built database.
+    models_dir : path
+        The model registry whose champions score.
+    vip_percentile, regular_percentile : float, optional
+        Value-tier thresholds on the predicted-CLV percentile (dbt defaults 0.95 and 0.5).
+    discount_rate : float, optional
+        Annual rate of the ``discounted_clv`` column (dbt default 0.1).
+    progress : callable, optional
+        Called with (nodes done, nodes in all, node name).
 
     Returns the row count and the model versions that scored the customers.
     """
@@ -29,7 +43,8 @@ def score_customers(
     if missing:
         raise ClvError(f"no {', '.join(missing)} champion in {root}: run `clv train --db {db}` first")
     variables: dict[str, object] = {"score": True}
-    for name, value in (("vip_percentile", vip_percentile), ("regular_percentile", regular_percentile)):
+    for name, value in (("vip_percentile", vip_percentile), ("regular_percentile", regular_percentile),
+                        ("discount_rate", discount_rate)):  # fmt: skip
         if value is not None:
             if not 0 <= value <= 1:
                 raise ClvError(f"{name} must be between 0 and 1, got {value}")

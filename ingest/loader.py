@@ -19,6 +19,7 @@ import duckdb
 from ingest import ddl
 from ingest.errors import LoadError
 from ingest.mapping import Mapping, TableMapping
+from ingest.pseudonymize import Pseudonymizer, check_database
 from ingest.resources import memory_limit
 from ingest.rules import Bounds, parse_expr, row_rules
 from ingest.schema import LOAD_ORDER, TABLES, TableSpec
@@ -89,6 +90,7 @@ def _stage(
     spec: TableSpec,
     entries: list[tuple[SourceFile, dict[str, str | None]]],
     tm: TableMapping,
+    pseudonymizer: Pseudonymizer | None = None,
 ) -> None:
     """View ``stage`` (every source row: parsed values, raw text, file, line) and table ``malformed``.
 
@@ -105,10 +107,9 @@ def _stage(
             # WITH ORDINALITY counts only records that parsed, so each record's line adds back the
             # rejected lines before it (the ASOF join below).
             con.execute(f"SELECT count(*) FROM ({src.read_sql(rejects)})")
-            con.execute(
-                f"INSERT INTO malformed SELECT {lit(str(src.path))}, line, first(csv_line ORDER BY column_idx) "
-                f"FROM {rejects} GROUP BY line"
-            )
+            # A pseudonymized load keeps a malformed line as its file and number: its text holds the real id.
+            text = "NULL" if pseudonymizer else "first(csv_line ORDER BY column_idx)"
+            con.execute(f"INSERT INTO malformed SELECT {lit(str(src.path))}, line, {text} FROM {rejects} GROUP BY line")
             con.execute(
                 f"""
                 CREATE OR REPLACE TEMP TABLE steps_{name} AS
@@ -129,17 +130,17 @@ def _stage(
         select = []
         for c in spec.columns:
             col = bound.get(c.name)
-            if col is None:
+            if col is None or (pseudonymizer and c.pii):
                 select += [
                     f"CAST(NULL AS {ddl.sql_type(c)}) AS {ident(c.name)}",
                     f"NULL::VARCHAR AS {ident(c.name + '__raw')}",
                 ]
                 continue
             ref = f"s.{ident(col)}"
-            select += [
-                f"{parse_expr(c, ref, src.types[col], tm)} AS {ident(c.name)}",
-                f"CAST({ref} AS VARCHAR) AS {ident(c.name + '__raw')}",
-            ]
+            parsed, raw = parse_expr(c, ref, src.types[col], tm), f"CAST({ref} AS VARCHAR)"
+            if pseudonymizer and c.name == "customer_id":
+                parsed, raw = pseudonymizer.sql(parsed), pseudonymizer.sql(raw)
+            select += [f"{parsed} AS {ident(c.name)}", f"{raw} AS {ident(c.name + '__raw')}"]
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {name} AS "
@@ -322,6 +323,7 @@ def load_files(
     min_date: str = "1990-01-01",
     max_date: str | None = None,
     progress: Progress | None = None,
+    pseudonymizer: Pseudonymizer | None = None,
 ) -> LoadReport:
     """Load CSV or Parquet files into schema ``raw`` of a DuckDB database, all or nothing.
 
@@ -338,6 +340,8 @@ def load_files(
         Timestamps outside this range are rejected; ``max_date`` defaults to tomorrow (UTC).
     progress
         Called with a short message as each file and table is done.
+    pseudonymizer
+        Replace customer ids by keyed hashes and skip personal columns (``ingest.pseudonymize``).
 
     Returns
     -------
@@ -379,6 +383,7 @@ def load_files(
         con.execute(f"SET memory_limit = {lit(memory_limit())}")
         con.execute("BEGIN TRANSACTION")
         ddl.create_raw_schema(con)
+        check_database(con, pseudonymizer)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM raw.load_log").fetchone()[0]
         reports: list[FileReport] = []
         derived = 0
@@ -390,7 +395,7 @@ def load_files(
             # Text timestamps without an offset are read in the mapping's zone when the views are
             # scanned, so the session zone holds for all of this table's work.
             con.execute(f"SET TimeZone = {lit(tm.timezone)}")
-            _stage(con, spec, entries, tm)
+            _stage(con, spec, entries, tm, pseudonymizer)
             bound_key = all(b.get(spec.key) is not None for _, b in entries)
             enforce = table != "orders" or "customers" in plan or _has_real_customers(con)
             _check(con, spec, bound_key, bounds, enforce)

@@ -79,6 +79,18 @@ def trained(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> Train
     return TrainedShop(built, root, train_models(built.db, root, settings))
 
 
+@pytest.fixture(scope="session")
+def scored(trained: TrainedShop, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A copy of ``trained``'s database and registry with customer_scores built by dbt."""
+    from clv.score import score_customers
+
+    root = tmp_path_factory.mktemp("scored")
+    db = copy_db(trained.built.db, root / "clv.duckdb")
+    models = root / "models"
+    shutil.copytree(trained.models, models)
+    return db, models, score_customers(db, models)
+
+
 def copy_db(db: Path, to: Path) -> Path:
     """A private copy of a database for a test that changes it."""
     to.parent.mkdir(parents=True, exist_ok=True)

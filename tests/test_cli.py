@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from clv.cli import main
+from clv.errors import ClvError
 from tests.conftest import write
 
 
@@ -19,7 +20,20 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0
-    for command in ("generate", "load", "build", "sql", "demo"):
+    for command in (
+        "generate",
+        "load",
+        "build",
+        "train",
+        "evaluate",
+        "models",
+        "score",
+        "publish",
+        "sql",
+        "report",
+        "run",
+        "demo",
+    ):
         assert command in result.stdout
 
 
@@ -56,11 +70,23 @@ def test_map_flags_load_a_transactions_file(tmp_path):
         (["load", "--orders", "/nope/*.csv"], "no file matches"),
         (["generate", "--customers", "0"], "--customers must be at least 1"),
         (["load", "--orders", "{csv}", "--max-date", "soon"], "--max-date must be a date"),
+        # Each stage run before the one it needs says which to run.
+        (["build"], "no database at"),
+        (["train"], "run `clv load` and `clv build` first"),
+        (["score", "--models-dir", "{tmp}/none"], "run `clv train"),
+        (["report", "--models-dir", "{tmp}/none"], "no trained models in"),
+        (["publish"], "no database at"),
+        (["run", "--orders", "/nope/*.csv"], "no file matches"),
+        (["models", "--models-dir", "{tmp}/none", "show", "nope"], "no model named 'nope'"),
+        (["models", "--models-dir", "{tmp}/none", "promote", "value", "../x"], "model name"),
+        (["--config", "{tmp}/none.toml", "build"], "no config file at"),
+        (["generate", "--customers", "10", "--out", "/proc/clv_shop"], "check the path"),
     ],
 )
 def test_user_errors_print_one_line_and_exit_2(tmp_path, args, message):
     csv = write(tmp_path / "o.csv", "customer_id,ordered_at,amount\nA,2024-01-01,5\n")
-    result = run("--db", str(tmp_path / "db.duckdb"), *[a.replace("{csv}", str(csv)) for a in args])
+    args = [a.replace("{csv}", str(csv)).replace("{tmp}", str(tmp_path)) for a in args]
+    result = run("--db", str(tmp_path / "db.duckdb"), *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -124,3 +150,12 @@ def test_build_from_the_command_line(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ml_scoring_set").fetchone()[0] == 300
         assert con.execute("SELECT count(DISTINCT cutoff_date) FROM ml_training_set").fetchone()[0] == 3
+
+
+def test_a_missing_dbt_is_one_line_saying_how_to_install_it(tmp_path, monkeypatch):
+    from clv import build
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ClvError, match=r"dbt is not installed: install it with `pip install -e '\.\[dbt\]'`"):
+        build.build_features(tmp_path / "clv.duckdb")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from training.dataset import connect, read_rows
+from training.dataset import Dataset, connect, read_rows
 from training.errors import TrainingError
 from training.metrics import churn_metrics, value_metrics
 from training.onnx_tools import run
@@ -65,6 +66,122 @@ def _targets(value_rows: list[dict], churn_rows: list[dict]) -> list[dict]:
     return checks
 
 
+@dataclass
+class ScoredModel:
+    """One registered model's predictions on the test rows."""
+
+    name: str
+    version: str
+    task: str
+    champion: bool
+    card: dict
+    predicted: np.ndarray
+    onnx: bytes
+
+
+@dataclass
+class TestScores:
+    """Every value and churn model of the registry scored on the test cutoff, with the oracle if known."""
+
+    test_cutoff: str
+    horizon_days: int
+    churn_window_days: int
+    data: Dataset
+    models: list[ScoredModel]
+    oracle: dict[str, np.ndarray] | None = None
+    rows_without_oracle: int | None = None
+
+    def champion(self, task: str) -> ScoredModel | None:
+        """The scored champion of a task, if it was trained on this test cutoff."""
+        return next((m for m in self.models if m.task == task and m.champion), None)
+
+    def model(self, name: str) -> ScoredModel | None:
+        """The scored latest version of a model, by name."""
+        return next((m for m in self.models if m.name == name), None)
+
+
+def score_test_cutoff(
+    db: str | Path,
+    models_dir: str | Path,
+    ground_truth: str | Path | None = None,
+    oracle_seed: int = 0,
+) -> TestScores:
+    """Score the latest version of every value and churn model on the champion's test cutoff.
+
+    Parameters
+    ----------
+    db : path
+        The built database the models were trained from.
+    models_dir : path
+        The registry root.
+    ground_truth : path, optional
+        A generated shop's folder: adds the oracle's predictions, and restricts every model to the
+        customers the oracle covers (the number left out is kept in ``rows_without_oracle``).
+    oracle_seed : int
+        Seed of the oracle's simulated futures.
+    """
+    models_dir = Path(models_dir)
+    pointer = registry.champion(models_dir, "value")
+    if pointer is None:
+        raise TrainingError(f"no trained models in {models_dir}: run `clv train` first")
+    champion_card = registry.read_card(models_dir, pointer["name"], pointer["version"])
+    test_cutoff = champion_card["cutoffs"].get("test")
+    if test_cutoff is None:
+        raise TrainingError("the champion was fitted without a time split (too little history), so there is no test "
+                            "cutoff to evaluate on; build more training cutoffs and retrain")  # fmt: skip
+    with connect(db) as con:
+        test = read_rows(con, where=f"cutoff_date = DATE '{dt.date.fromisoformat(test_cutoff).isoformat()}'")
+    if len(test) == 0:
+        raise TrainingError(f"the database has no training rows at the test cutoff {test_cutoff}; rebuild the features")
+    scores = TestScores(test_cutoff, champion_card["horizon_days"], champion_card["churn_window_days"], test, [])
+    if ground_truth is not None:
+        truth = _oracle(Path(ground_truth), test_cutoff, test.customer_id, scores.horizon_days,
+                        scores.churn_window_days, oracle_seed)  # fmt: skip
+        # The oracle covers customers with a first order by the cutoff; one who signed up but has
+        # not bought yet has no latent state to simulate from. Every model is then compared on the
+        # customers the oracle covers, and the count left out is reported.
+        covered = ~np.isnan(truth["value"])
+        scores.rows_without_oracle = int((~covered).sum())
+        scores.data = test.take(covered)
+        scores.oracle = {k: v[covered] for k, v in truth.items()}
+    champions = {t: registry.champion(models_dir, t) for t in ("value", "churn")}
+    threads = max(1, os.cpu_count() or 1)
+    for name in registry.model_names(models_dir):
+        version = registry.versions(models_dir, name)[-1]
+        data, card = registry.verified_model(models_dir, name, version)
+        task = card["task"]
+        if task not in ("value", "churn") or card["cutoffs"].get("test") != test_cutoff:
+            continue
+        predicted = run(data, scores.data.X, task, threads=threads).ravel().astype(np.float64)
+        current = champions[task]
+        is_champion = bool(current and (current["name"], current["version"]) == (name, version))
+        scores.models.append(ScoredModel(name, version, task, is_champion, card, predicted, data))
+    return scores
+
+
+def evaluation_report(scores: TestScores) -> dict:
+    """The metrics of every scored model, the oracle's, and the accuracy targets, as a JSON-able dict."""
+    test = scores.data
+    report: dict = {"test_cutoff": scores.test_cutoff, "rows": len(test), "horizon_days": scores.horizon_days,
+                    "churn_window_days": scores.churn_window_days, "value": [], "churn": []}  # fmt: skip
+    if scores.rows_without_oracle is not None:
+        report["rows_without_oracle"] = scores.rows_without_oracle
+    for m in scores.models:
+        if m.task == "value":
+            metrics = value_metrics(test.value, m.predicted)
+        else:
+            metrics = churn_metrics(test.churned, m.predicted, m.card["metrics"]["validation"]["threshold"])
+        report[m.task].append({"model": m.name, "version": m.version, "champion": m.champion, "metrics": metrics})
+    if scores.oracle is not None:
+        report["value"].append({"model": "oracle", "version": "-", "champion": False,
+                                "metrics": value_metrics(test.value, scores.oracle["value"])})  # fmt: skip
+        threshold = next((r["metrics"]["threshold"] for r in report["churn"] if r["champion"]), 0.5)
+        report["churn"].append({"model": "oracle", "version": "-", "champion": False,
+                                "metrics": churn_metrics(test.churned, scores.oracle["churn"], threshold)})  # fmt: skip
+    report["targets"] = _targets(report["value"], report["churn"])
+    return report
+
+
 def evaluate_registry(
     db: str | Path,
     models_dir: str | Path,
@@ -84,57 +201,10 @@ def evaluate_registry(
         A generated shop's folder: adds the oracle's rows (and the Gini-gap target).
     out : path, optional
         Where to write the JSON report.
+    oracle_seed : int
+        Seed of the oracle's simulated futures.
     """
-    models_dir = Path(models_dir)
-    pointer = registry.champion(models_dir, "value")
-    if pointer is None:
-        raise TrainingError(f"no trained models in {models_dir}: run `clv train` first")
-    champion_card = registry.read_card(models_dir, pointer["name"], pointer["version"])
-    test_cutoff = champion_card["cutoffs"].get("test")
-    if test_cutoff is None:
-        raise TrainingError("the champion was fitted without a time split (too little history), so there is no test "
-                            "cutoff to evaluate on; build more training cutoffs and retrain")  # fmt: skip
-    with connect(db) as con:
-        test = read_rows(con, where=f"cutoff_date = DATE '{dt.date.fromisoformat(test_cutoff).isoformat()}'")
-    if len(test) == 0:
-        raise TrainingError(f"the database has no training rows at the test cutoff {test_cutoff}; rebuild the features")
-    champions = {t: registry.champion(models_dir, t) for t in ("value", "churn")}
-    report: dict = {"test_cutoff": test_cutoff, "rows": len(test), "horizon_days": champion_card["horizon_days"],
-                    "churn_window_days": champion_card["churn_window_days"], "value": [], "churn": []}  # fmt: skip
-    truth = None
-    if ground_truth is not None:
-        truth = _oracle(Path(ground_truth), test_cutoff, test.customer_id, report["horizon_days"],
-                        report["churn_window_days"], oracle_seed)  # fmt: skip
-        # The oracle covers customers with a first order by the cutoff; one who signed up but has
-        # not bought yet has no latent state to simulate from. Every model is then compared on the
-        # customers the oracle covers, and the count left out is reported.
-        covered = ~np.isnan(truth["value"])
-        report["rows_without_oracle"] = int((~covered).sum())
-        test = test.take(covered)
-        truth = {k: v[covered] for k, v in truth.items()}
-        report["rows"] = len(test)
-    threads = max(1, os.cpu_count() or 1)
-    for name in registry.model_names(models_dir):
-        version = registry.versions(models_dir, name)[-1]
-        data, card = registry.verified_model(models_dir, name, version)
-        task = card["task"]
-        if task not in ("value", "churn") or card["cutoffs"].get("test") != test_cutoff:
-            continue
-        predicted = run(data, test.X, task, threads=threads).ravel().astype(np.float64)
-        current = champions[task]
-        is_champion = bool(current and (current["name"], current["version"]) == (name, version))
-        if task == "value":
-            metrics = value_metrics(test.value, predicted)
-        else:
-            metrics = churn_metrics(test.churned, predicted, card["metrics"]["validation"]["threshold"])
-        report[task].append({"model": name, "version": version, "champion": is_champion, "metrics": metrics})
-    if truth is not None:
-        report["value"].append({"model": "oracle", "version": "-", "champion": False,
-                                "metrics": value_metrics(test.value, truth["value"])})  # fmt: skip
-        threshold = next((r["metrics"]["threshold"] for r in report["churn"] if r["champion"]), 0.5)
-        report["churn"].append({"model": "oracle", "version": "-", "champion": False,
-                                "metrics": churn_metrics(test.churned, truth["churn"], threshold)})  # fmt: skip
-    report["targets"] = _targets(report["value"], report["churn"])
+    report = evaluation_report(score_test_cutoff(db, models_dir, ground_truth, oracle_seed))
     if out is not None:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -50,8 +50,11 @@ def expected_purchases(
     r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
     z = periods / (alpha + t + periods)
     head = (a + b + x - 1) / (a - 1)
-    decay = ((alpha + t) / (alpha + t + periods)) ** (r + x)
-    return head * (1 - decay * hyp2f1(r + x, b + x, a + b + x - 1, z)) * p_alive(params, x, t_x, t)
+    # (1 - z)^(r + x) 2F1(r + x, b + x; a + b + x - 1; z) through Euler's transformation, whose
+    # series converges from its first term (see training/btyd_graph.py).
+    decay = (1 - z) ** (a - 1)
+    series = hyp2f1(np.full_like(z, a + b - 1 - r), np.full_like(z, a - 1), a + b + x - 1, z)
+    return head * (1 - decay * series) * p_alive(params, x, t_x, t)
 
 
 def check_summary(x: np.ndarray, t_x: np.ndarray, t: np.ndarray) -> None:

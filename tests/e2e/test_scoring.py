@@ -19,15 +19,6 @@ from tests.conftest import copy_db
 from udfs import registry
 
 
-@pytest.fixture(scope="module")
-def scored(trained, tmp_path_factory):
-    root = tmp_path_factory.mktemp("scored")
-    db = copy_db(trained.built.db, root / "clv.duckdb")
-    models = root / "models"
-    shutil.copytree(trained.models, models)
-    return db, models, score_customers(db, models)
-
-
 def test_customer_scores_hold_every_customer_once_scored_by_the_champions(scored):
     db, models, result = scored
     champion = registry.champion(models, "value")
@@ -88,7 +79,9 @@ READER = textwrap.dedent(
 
 
 def test_a_bi_reader_never_fails_or_sees_two_model_versions_while_we_rescore_and_publish(scored, tmp_path):
-    db, models, _ = scored
+    # Its own copy: promoting models here must not change what other tests see as the champion.
+    db = copy_db(scored[0], tmp_path / "clv.duckdb")
+    models = shutil.copytree(scored[1], tmp_path / "models")
     target = tmp_path / "published.duckdb"
     publish(db, target)
     stop = tmp_path / "stop"

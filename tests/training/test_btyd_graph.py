@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
+from onnx import helper
 
 from training.baseline import BTYDFit
 from training.btyd import discounted_clv
-from training.onnx_tools import run
+from training.onnx_tools import check_domains, compose_graph, run
 from udfs.contract import FEATURES
 
 
@@ -44,6 +46,19 @@ def test_graph_matches_scipy_including_edge_customers(fit):
     np.testing.assert_allclose(run(fit.graph(), X, "churn").ravel(), expected[:, 3], rtol=2e-6, atol=1e-6)
     # What training feeds the tree models is exactly what the graph serves.
     np.testing.assert_array_equal(fit.outputs(X), got.astype(np.float64))
+
+
+def test_graph_passes_the_onnx_checker_and_uses_standard_domains(fit):
+    # The export step runs the full checker; a graph it refuses never reaches the registry.
+    onnx.checker.check_model(fit.graph(), full_check=True)
+    check_domains(fit.graph())
+    # Composed into a larger model (calibration, fusion, tree inputs), every name is prefixed;
+    # the Loop body's reads from the outer graph must follow.
+    value = helper.make_tensor_value_info("btyd/value", onnx.TensorProto.FLOAT, ["N", 1])
+    composed = compose_graph({"btyd": fit.graph()}, {}, [], [], [value], "composed")
+    onnx.checker.check_model(composed, full_check=True)
+    X = matrix([0, 3, 40], [0, 9.5, 100], [0, 10, 104], [0, 75, 120])
+    np.testing.assert_array_equal(run(composed, X, "btyd/value"), run(fit.graph(), X, "value"))
 
 
 def test_graph_batch_of_one_and_of_zero_rows(fit):

@@ -38,6 +38,10 @@ final as (
         ranked.customer_id,
         ranked.as_of_date,
         ranked.predicted_clv,
+        -- The value is taken to arrive evenly over the horizon, so it is discounted from the
+        -- horizon's midpoint at the annual rate.
+        ranked.predicted_clv
+        / power(1 + {{ var('discount_rate') }}, {{ var('horizon_days') }} / 365.0 / 2) as discounted_clv,
         ranked.churn_probability,
         ranked.p_alive,
         ranked.segment,

@@ -1,0 +1,182 @@
+"""The report's plots, drawn with matplotlib and returned as inline PNG data URIs.
+
+Every function takes plain arrays and returns ``data:image/png;base64,...`` so the HTML report is
+one self-contained file that opens anywhere (mail attachment, shared drive, no server).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from training.importance import Importance
+from training.metrics import normalized_gini
+
+# Enough points that a curve looks smooth, few enough that the PNG stays small.
+CURVE_POINTS = 400
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+
+
+def _figure(width: float, height: float, columns: int = 1) -> tuple[Figure, list]:
+    # Figure objects without pyplot: no global state, no display needed (servers, CI, threads).
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(1, columns, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _encode(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _style(name: str, i: int) -> dict[str, object]:
+    # The oracle and the baseline keep one look in every chart so readers can find them.
+    if name == "oracle":
+        return {"color": "black", "linestyle": "--", "linewidth": 1.6}
+    if name.endswith("_btyd"):
+        return {"color": "#7f7f7f", "linestyle": ":", "linewidth": 1.8}
+    return {"color": PALETTE[i % len(PALETTE)], "linewidth": 1.4}
+
+
+def gain_curve(actual: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share of customers (ordered by prediction, descending) against their share of the actual value."""
+    order = np.argsort(-predicted, kind="stable")
+    gain = np.r_[0.0, np.cumsum(actual[order])] / max(actual.sum(), 1e-12)
+    population = np.linspace(0, 1, gain.size)
+    keep = np.unique(np.linspace(0, gain.size - 1, CURVE_POINTS).astype(int))
+    return population[keep], gain[keep]
+
+
+def lorenz_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
+    """Cumulative gain of every value model, the perfect ordering and random, with each normalized Gini."""
+    fig, (ax,) = _figure(7.5, 5.5)
+    x, y = gain_curve(actual, actual)
+    ax.plot(x, y, color="#bbbbbb", linewidth=4, label="perfect ordering (Gini 1.000)")
+    for i, (name, predicted) in enumerate(predictions.items()):
+        x, y = gain_curve(actual, predicted)
+        ax.plot(x, y, label=f"{name} (Gini {normalized_gini(actual, predicted):.3f})", **_style(name, i))
+    ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1, label="random (Gini 0)")
+    ax.set_xlabel("share of customers, highest predicted value first")
+    ax.set_ylabel("share of actual value over the horizon")
+    ax.set_title("Cumulative gain (Lorenz curve) on the test cutoff")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return _encode(fig)
+
+
+def decile_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
+    """Mean predicted and mean actual value in each decile of each model's predictions."""
+    fig, axes = _figure(5.2 * len(predictions), 4, len(predictions))
+    for ax, (name, predicted) in zip(axes, predictions.items(), strict=True):
+        parts = np.array_split(np.argsort(-predicted, kind="stable"), 10)
+        x = np.arange(1, 11)
+        ax.bar(x - 0.2, [predicted[p].mean() for p in parts], width=0.4, label="predicted", color="#1f77b4")
+        ax.bar(x + 0.2, [actual[p].mean() for p in parts], width=0.4, label="actual", color="#ff7f0e")
+        ax.set_xticks(x)
+        # Value is heavy-tailed: on a linear axis the lower deciles would be invisible.
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_xlabel("decile of predicted value (1 = highest)")
+        ax.set_ylabel("mean value per customer (log scale)")
+        ax.set_title(name)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    return _encode(fig)
+
+
+def roc_figure(churned: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
+    """ROC curves of the churn models with their AUC."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, (ax,) = _figure(6, 5)
+    for i, (name, p) in enumerate(predictions.items()):
+        fpr, tpr, _ = roc_curve(churned, p)
+        keep = np.unique(np.linspace(0, fpr.size - 1, CURVE_POINTS).astype(int))
+        ax.plot(fpr[keep], tpr[keep], label=f"{name} (AUC {roc_auc_score(churned, p):.3f})", **_style(name, i))
+    ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1)
+    ax.set_xlabel("false positive rate (active customers flagged)")
+    ax.set_ylabel("true positive rate (churners caught)")
+    ax.set_title("Churn ROC on the test cutoff")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return _encode(fig)
+
+
+def calibration_figure(churned: np.ndarray, predictions: dict[str, np.ndarray], bins: int = 10) -> str:
+    """Observed churn rate against mean predicted probability in equal-width bins."""
+    fig, (ax,) = _figure(6, 5)
+    edges = np.linspace(0, 1, bins + 1)
+    for i, (name, p) in enumerate(predictions.items()):
+        index = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+        used = [b for b in range(bins) if np.any(index == b)]
+        ax.plot([p[index == b].mean() for b in used], [churned[index == b].mean() for b in used], marker="o",
+                markersize=4, label=name, **_style(name, i))  # fmt: skip
+    ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1, label="perfectly calibrated")
+    ax.set_xlabel("mean predicted churn probability")
+    ax.set_ylabel("observed churn rate")
+    ax.set_title("Churn calibration on the test cutoff")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return _encode(fig)
+
+
+def importance_figure(importances: list[Importance], title: str, metric: str, top: int = 15) -> str:
+    """Horizontal bars of the largest permutation importances."""
+    shown = importances[:top][::-1]
+    fig, (ax,) = _figure(7, 0.32 * len(shown) + 1.2)
+    ax.barh([imp.feature for imp in shown], [imp.drop for imp in shown], xerr=[imp.std for imp in shown],
+            color="#1f77b4")  # fmt: skip
+    ax.set_xlabel(f"fall in {metric} when the feature is shuffled")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    return _encode(fig)
+
+
+def distribution_figure(predicted_clv: np.ndarray) -> str:
+    """Histogram of predicted CLV on a log scale (CLV is heavy-tailed)."""
+    fig, (ax,) = _figure(7, 4)
+    positive = predicted_clv[predicted_clv > 0]
+    if positive.size:
+        bins = np.geomspace(max(positive.min(), 0.01), positive.max() * 1.01, 50)
+        ax.hist(positive, bins=bins, color="#1f77b4")
+        ax.set_xscale("log")
+    ax.set_xlabel("predicted CLV over the horizon (log scale)")
+    ax.set_ylabel("customers")
+    zero = int((predicted_clv <= 0).sum())
+    ax.set_title("Predicted CLV at the scoring cutoff" + (f" ({zero:,} customers at 0 not shown)" if zero else ""))
+    ax.grid(alpha=0.3, axis="y")
+    return _encode(fig)
+
+
+def bars_figure(labels: list[str], customers: list[int], value: list[float], title: str) -> str:
+    """Customers and total predicted CLV per group, side by side."""
+    fig, axes = _figure(10, 3.6, 2)
+    axes[0].bar(labels, customers, color="#1f77b4")
+    axes[0].set_ylabel("customers")
+    axes[1].bar(labels, value, color="#2ca02c")
+    axes[1].set_ylabel("total predicted CLV")
+    for ax in axes:
+        ax.tick_params(axis="x", rotation=30)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
+    return _encode(fig)
+
+
+def rfm_heatmap(counts: np.ndarray, mean_clv: np.ndarray) -> str:
+    """Recency score (rows) by frequency score (columns): mean predicted CLV, annotated with customers."""
+    fig, (ax,) = _figure(6.5, 5)
+    image = ax.imshow(mean_clv, cmap="viridis", origin="lower")
+    for r in range(counts.shape[0]):
+        for f in range(counts.shape[1]):
+            text = f"{mean_clv[r, f]:,.0f}\n{counts[r, f]:,}" if counts[r, f] else "-"
+            ax.text(f, r, text, ha="center", va="center", fontsize=7, color="white")
+    ax.set_xticks(range(counts.shape[1]), [str(i + 1) for i in range(counts.shape[1])])
+    ax.set_yticks(range(counts.shape[0]), [str(i + 1) for i in range(counts.shape[0])])
+    ax.set_xlabel("RFM frequency score (5 = most orders)")
+    ax.set_ylabel("RFM recency score (5 = most recent)")
+    ax.set_title("Mean predicted CLV and customers by RFM score")
+    fig.colorbar(image, ax=ax, label="mean predicted CLV")
+    return _encode(fig)

@@ -1,0 +1,327 @@
+"""``write_report``: one self-contained HTML file on how good the models are and what they say.
+
+The accuracy part scores the registered ONNX models on the test cutoff (the same pass as
+``clv evaluate``); the customer part reads the scored marts that ``clv score`` built. Plots are
+inline PNGs, the page has no scripts and no external links, so it can be mailed or archived as is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from training import figures
+from training.dataset import connect
+from training.importance import permutation_importance
+from training.report import TestScores, evaluation_report, score_test_cutoff
+from udfs import registry
+
+# Section ids, in page order; tests and the headless render check look for each.
+SECTIONS = ("summary", "accuracy", "gain", "deciles", "churn", "importance", "customers", "segments", "rfm", "cards")
+VALUE_COLUMNS = ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "total_ratio")
+CHURN_COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "precision", "recall", "f1")
+
+CSS = """
+body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; margin: 0 auto;
+       max-width: 1100px; padding: 1.5rem 2rem 4rem; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: 0.3rem; }
+.lead { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.86rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f6f6f6; }
+tr.champion td { font-weight: 600; background: #f1f7ff; }
+img { max-width: 100%; display: block; margin: 0.8rem 0; }
+.met { color: #137333; font-weight: 600; } .unmet { color: #b3261e; font-weight: 600; }
+.note { color: #666; font-size: 0.9rem; }
+nav a { margin-right: 0.9rem; font-size: 0.9rem; }
+"""
+
+
+@dataclass
+class ReportResult:
+    """Where the report went and what it holds."""
+
+    path: Path
+    sections: tuple[str, ...]
+    images: int
+
+
+def _table(columns: list[str], rows: list[list[object]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):,.4f}" if abs(value) < 1000 else f"{float(value):,.0f}"
+    return str(value)
+
+
+def _img(uri: str, alt: str) -> str:
+    return f'<img src="{uri}" alt="{html.escape(alt)}">'
+
+
+def _section(sid: str, title: str, lead: str, body: str) -> str:
+    return f'<section id="{sid}"><h2>{html.escape(title)}</h2><p class="lead">{lead}</p>{body}</section>'
+
+
+def _accuracy(report: dict) -> str:
+    parts = []
+    for task, columns in (("value", VALUE_COLUMNS), ("churn", CHURN_COLUMNS)):
+        rows = [[r["model"], r["version"], *[r["metrics"][c] for c in columns]] for r in report[task]]
+        classes = ["champion" if r["champion"] else "" for r in report[task]]
+        parts.append(f"<h3>{task}</h3>" + _table(["model", "version", *columns], rows, classes))
+    checks = "".join(
+        f'<li><span class="{"met" if c["met"] else "unmet"}">{"met" if c["met"] else "not met"}</span> '
+        f"{html.escape(c['target'])}: {c['champion']:.4f} vs {c['reference']:.4f}</li>"
+        for c in report["targets"]
+    )
+    if checks:
+        parts.append(f"<h3>Targets</h3><ul>{checks}</ul>")
+    return "".join(parts)
+
+
+def _value_predictions(scores: TestScores) -> dict[str, np.ndarray]:
+    out = {m.name + (" (champion)" if m.champion else ""): m.predicted for m in scores.models if m.task == "value"}
+    if scores.oracle is not None:
+        out["oracle"] = scores.oracle["value"]
+    return out
+
+
+def _churn_predictions(scores: TestScores, every: bool) -> dict[str, np.ndarray]:
+    out = {}
+    for m in scores.models:
+        if m.task == "churn" and (every or m.champion or m.name.endswith("_btyd")):
+            out[m.name + (" (champion)" if m.champion else "")] = m.predicted
+    if scores.oracle is not None:
+        out["oracle"] = scores.oracle["churn"]
+    return out
+
+
+def _importance(scores: TestScores, progress: Callable[[str], None]) -> str:
+    parts = []
+    threads = max(1, os.cpu_count() or 1)
+    for task, metric, truth in (("value", "normalized Gini", scores.data.value),
+                                ("churn", "ROC-AUC", scores.data.churned)):  # fmt: skip
+        champion = scores.champion(task)
+        if champion is None:
+            continue
+        progress(f"permutation importance of {champion.name}")
+        importances = permutation_importance(champion.onnx, task, scores.data.X, truth, threads=threads)
+        parts.append(_img(figures.importance_figure(importances, f"{champion.name} {champion.version}", metric),
+                          f"permutation importance of {champion.name}"))  # fmt: skip
+    return "".join(parts)
+
+
+def _scored(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray] | None:
+    try:
+        table = con.sql(
+            "SELECT s.predicted_clv, s.value_tier, s.segment, f.rfm_recency_score, f.rfm_frequency_score "
+            "FROM customer_scores s JOIN fct_customer_features f "
+            "ON f.customer_id = s.customer_id AND f.cutoff_date = s.as_of_date"
+        ).to_arrow_table()
+    except duckdb.CatalogException:
+        return None
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+
+def _groups(keys: np.ndarray, clv: np.ndarray, order: list[str]) -> tuple[list[str], list[int], list[float]]:
+    counts = [int((keys == k).sum()) for k in order]
+    totals = [float(clv[keys == k].sum()) for k in order]
+    return [str(k) for k in order], counts, totals
+
+
+def _customers(scored: dict[str, np.ndarray] | None, segment_card: dict | None) -> tuple[str, str, str]:
+    missing = '<p class="note">No scored customers yet: run <code>clv score</code>, then <code>clv report</code>.</p>'
+    if scored is None:
+        return missing, missing, missing
+    clv = scored["predicted_clv"].astype(np.float64)
+    tiers = _groups(scored["value_tier"], clv, [t for t in ("VIP", "regular", "potential")])
+    customers = _img(figures.distribution_figure(clv), "predicted CLV distribution") + _img(
+        figures.bars_figure(*tiers, "Value tiers"), "value tiers"
+    )
+    segment_ids = sorted(int(s) for s in np.unique(scored["segment"]))
+    seg = _groups(scored["segment"].astype(int), clv, segment_ids)
+    segments = _img(figures.bars_figure([f"segment {s}" for s in seg[0]], seg[1], seg[2], "K-means segments"),
+                    "segments")  # fmt: skip
+    if segment_card is not None:
+        profiles = segment_card["model"]["profiles"]
+        names = segment_card["model"]["features"]
+        rows = [[f"segment {p['segment']}", p["customers"], p["share"], *[p["mean"][n] for n in names]]
+                for p in profiles]  # fmt: skip
+        segments += "<h3>Segment profiles (centroid means on the training data)</h3>" + _table(
+            ["segment", "customers", "share", *names], rows
+        )
+    recency = scored["rfm_recency_score"].astype(int)
+    frequency = scored["rfm_frequency_score"].astype(int)
+    counts = np.zeros((5, 5), dtype=np.int64)
+    sums = np.zeros((5, 5))
+    np.add.at(counts, (recency - 1, frequency - 1), 1)
+    np.add.at(sums, (recency - 1, frequency - 1), clv)
+    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return customers, segments, _img(figures.rfm_heatmap(counts, mean), "RFM heatmap")
+
+
+def _cards(models_dir: Path) -> str:
+    rows = []
+    for task in registry.TASKS:
+        pointer = registry.champion(models_dir, task)
+        if pointer is None:
+            continue
+        card = registry.read_card(models_dir, pointer["name"], pointer["version"])
+        cutoffs = card["cutoffs"]
+        train = cutoffs.get("train") or []
+        sizes = card.get("training_rows", {})
+        rows.append([task, card["name"], card["version"], card["created_at"],
+                     f"{train[0]} to {train[-1]} ({len(train)})" if train else "-", cutoffs.get("validation") or "-",
+                     cutoffs.get("test") or "-", card["horizon_days"], card["churn_window_days"],
+                     sizes.get("train", 0), card["sha256"][:12]])  # fmt: skip
+    columns = ["task", "champion", "version", "created", "training cutoffs", "validation", "test", "horizon days",
+               "churn window days", "training rows", "sha256"]  # fmt: skip
+    return _table(columns, rows) + '<p class="note">Full cards: <code>clv models show NAME VERSION</code>.</p>'
+
+
+def write_report(
+    db: str | Path,
+    models_dir: str | Path,
+    out: str | Path,
+    ground_truth: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReportResult:
+    """Evaluate the registry on the test cutoff and write the HTML report.
+
+    Parameters
+    ----------
+    db : path
+        The built (and, for the customer sections, scored) database.
+    models_dir : path
+        The model registry.
+    out : path
+        The HTML file to write; replaced in one rename, so a reader never sees half a report.
+    ground_truth : path, optional
+        A generated shop's folder: adds the oracle to every accuracy chart.
+    progress : callable, optional
+        Called with a short description of each step.
+    """
+    say = progress or (lambda _step: None)
+    models_dir = Path(models_dir)
+    say("scoring the registered models on the test cutoff")
+    scores = score_test_cutoff(db, models_dir, ground_truth)
+    report = evaluation_report(scores)
+    truth = scores.data
+    champion = scores.champion("value")
+    baseline = scores.model("value_btyd")
+    deciles = {m.name + (" (champion)" if m.champion else ""): m.predicted for m in (champion, baseline) if m}
+    if scores.oracle is not None:
+        deciles["oracle"] = scores.oracle["value"]
+    say("drawing the accuracy charts")
+    gain = _img(figures.lorenz_figure(truth.value, _value_predictions(scores)), "cumulative gain")
+    decile = _img(figures.decile_figure(truth.value, deciles), "deciles")
+    churn = _img(figures.roc_figure(truth.churned, _churn_predictions(scores, every=True)), "churn ROC") + _img(
+        figures.calibration_figure(truth.churned, _churn_predictions(scores, every=False)), "churn calibration"
+    )
+    importance = _importance(scores, say)
+    say("reading the scored customers")
+    with connect(db) as con:
+        scored = _scored(con)
+    segment_pointer = registry.champion(models_dir, "segment")
+    segment_card = (registry.read_card(models_dir, segment_pointer["name"], segment_pointer["version"])
+                    if segment_pointer else None)  # fmt: skip
+    customers, segments, rfm = _customers(scored, segment_card)
+    oracle_note = ""
+    if scores.oracle is not None:
+        left_out = scores.rows_without_oracle or 0
+        oracle_note = (f" The oracle (dashed) knows each generated customer's latent state; {left_out:,} "
+                       f"customer{'s' if left_out != 1 else ''} without a first order by the cutoff "
+                       f"{'are' if left_out != 1 else 'is'} left out of every row.")  # fmt: skip
+    summary = _table(
+        ["test cutoff", "customers", "horizon days", "churn window days", "value champion", "churn champion"],
+        [[scores.test_cutoff, len(truth), scores.horizon_days, scores.churn_window_days,
+          champion.name if champion else "-", (scores.champion("churn").name if scores.champion("churn") else "-")]],
+    )  # fmt: skip
+    body = [
+        _section(
+            "summary",
+            "What this report shows",
+            "Every registered value and churn model, scored with onnxruntime (as SQL serves them) on the test "
+            "cutoff, the latest one whose horizon is fully observed. Models were trained on earlier cutoffs and "
+            "chosen on the cutoff before it, so these figures chose nothing." + oracle_note,
+            summary,
+        ),
+        _section(
+            "accuracy",
+            "Accuracy on the test cutoff",
+            "Value: error of the predicted net value over the horizon; normalized Gini = how well the ordering "
+            "finds the valuable customers (1 = perfect). Churn: probability of no order in the churn window. "
+            "Highlighted rows are the champions.",
+            _accuracy(report),
+        ),
+        _section(
+            "gain",
+            "Cumulative gain",
+            "How much of next period's value the top customers of each model hold. "
+            "The higher the curve, the better the model finds the valuable customers.",
+            gain,
+        ),
+        _section(
+            "deciles",
+            "Predicted vs actual value by decile",
+            "Customers split into ten groups by predicted value: bars close together mean the totals are right "
+            "where it matters.",
+            decile,
+        ),
+        _section(
+            "churn",
+            "Churn: ranking and calibration",
+            "ROC: how well churners rank above active customers. Calibration: whether a predicted 30% churns "
+            "30% of the time.",
+            churn,
+        ),
+        _section(
+            "importance",
+            "What the champions look at",
+            "Permutation importance on a sample of test customers: the fall in the primary metric when one "
+            "feature's values are shuffled among customers.",
+            importance,
+        ),
+        _section(
+            "customers",
+            "Predicted CLV and value tiers",
+            "Today's scores (customer_scores) at the scoring cutoff.",
+            customers,
+        ),
+        _section("segments", "Segments", "K-means segments on standardized RFM and behaviour features.", segments),
+        _section("rfm", "RFM heatmap", "Each cell: mean predicted CLV (colour, first number) and customers.", rfm),
+        _section("cards", "Model cards", "The champions serving each task.", _cards(models_dir)),
+    ]
+    nav = "".join(f'<a href="#{sid}">{sid}</a>' for sid in SECTIONS)
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>duckdb-clv report</title><style>{CSS}</style></head><body>"
+        f'<h1>Customer lifetime value: model report</h1><p class="lead">{html.escape(str(db))} · '
+        f"{html.escape(str(models_dir))} · {created}</p><nav>{nav}</nav>{''.join(body)}</body></html>"
+    )
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return ReportResult(path, SECTIONS, page.count('<img src="data:image/png;base64,'))
