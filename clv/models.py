@@ -8,9 +8,6 @@ from pathlib import Path
 from clv import console
 from clv.errors import ClvError
 
-VALUE_COLUMNS = ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "total_ratio")
-CHURN_COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "precision", "recall", "f1")
-
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train every model, register them and choose the champions."""
@@ -48,6 +45,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def print_evaluation(report: dict) -> None:
     """The evaluation table as the CLI and the demo print it."""
+    from training.report import CHURN_COLUMNS, VALUE_COLUMNS
+
     for task, columns in (("value", VALUE_COLUMNS), ("churn", CHURN_COLUMNS)):
         rows = [[("* " if r["champion"] else "") + r["model"], r["version"],
                  *[f"{r['metrics'][c]:.4f}" for c in columns]] for r in report[task]]  # fmt: skip

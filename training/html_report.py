@@ -20,13 +20,11 @@ import numpy as np
 from training import figures
 from training.dataset import connect
 from training.importance import permutation_importance
-from training.report import TestScores, evaluation_report, score_test_cutoff
+from training.report import CHURN_COLUMNS, VALUE_COLUMNS, TestScores, evaluation_report, score_test_cutoff
 from udfs import registry
 
 # Section ids, in page order; tests and the headless render check look for each.
 SECTIONS = ("summary", "accuracy", "gain", "deciles", "churn", "importance", "customers", "segments", "rfm", "cards")
-VALUE_COLUMNS = ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "total_ratio")
-CHURN_COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "precision", "recall", "f1")
 
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; margin: 0 auto;

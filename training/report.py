@@ -23,6 +23,9 @@ from training.onnx_tools import run
 from udfs import registry
 
 GINI_GAP = 0.05
+# The metric columns of the evaluation table, in the order the CLI and the HTML report show them.
+VALUE_COLUMNS = ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "total_ratio")
+CHURN_COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "precision", "recall", "f1")
 
 
 def _oracle(shop_dir: Path, cutoff: str, ids: np.ndarray, horizon: int, churn_window: int, seed: int) -> dict:
