@@ -40,6 +40,7 @@ img { max-width: 100%; display: block; margin: 0.8rem 0; }
 .met { color: #137333; font-weight: 600; } .unmet { color: #b3261e; font-weight: 600; }
 .note { color: #666; font-size: 0.9rem; }
 nav a { margin-right: 0.9rem; font-size: 0.9rem; }
+.wide { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -59,7 +60,8 @@ def _table(columns: list[str], rows: list[list[object]], classes: list[str] | No
         cls = f' class="{classes[i]}"' if classes and classes[i] else ""
         cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    # Wide tables (segment profiles) scroll inside the page instead of overflowing it.
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _fmt(value: object) -> str:
