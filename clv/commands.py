@@ -169,7 +169,7 @@ def _model_to_report(args: argparse.Namespace, ground_truth: str | None) -> None
     from clv.models import cmd_evaluate, cmd_train
 
     def option(name: str) -> object:
-        # `clv demo` has no feature or scoring options: the project's defaults apply.
+        # Options a command does not have (clv demo has few) keep the project's defaults.
         return getattr(args, name, None)
 
     cmd_build(argparse.Namespace(db=args.db, full_refresh=False, select=None, **{name: option(name) for name in (
