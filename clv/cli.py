@@ -74,6 +74,7 @@ def _build_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train_args(p: argparse.ArgumentParser, trials: int) -> None:
+    p.add_argument("--seed", type=int, help="training seed; the same data and seed give the same models (default: 0)")
     p.add_argument("--trials", type=int, help=f"search trials per tree-ensemble family (default: {trials})")
 
 
@@ -154,7 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_db(train)
     _add_models_dir(train)
-    train.add_argument("--seed", type=int, help="random seed; the same data and seed give the same models (default: 0)")
     _train_args(train, 4)
     train.add_argument("--only", metavar="FAMILIES", help="comma-separated subset of btyd,hgb,rf,mlp,ziln,fused,kmeans")
 
@@ -243,7 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models_dir(run)
     _load_args(run)
     _build_args(run)
-    run.add_argument("--seed", type=int, help="training seed (default: 0)")
     _train_args(run, 4)
     _score_args(run)
     _publish_args(run)

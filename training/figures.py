@@ -42,6 +42,16 @@ def _style(name: str, i: int) -> dict[str, object]:
     return {"color": PALETTE[i % len(PALETTE)], "linewidth": 1.4}
 
 
+def _finish_curves(fig: Figure, ax, xlabel: str, ylabel: str, title: str, legend: str) -> str:
+    """The diagonal (random ranking / perfect calibration), labels, legend and grid of a curve chart."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc=legend)
+    ax.grid(alpha=0.3)
+    return _encode(fig)
+
+
 def gain_curve(actual: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Share of customers (ordered by prediction, descending) against their share of the actual value."""
     order = np.argsort(-predicted, kind="stable")
@@ -60,12 +70,9 @@ def lorenz_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str
         x, y = gain_curve(actual, predicted)
         ax.plot(x, y, label=f"{name} (Gini {normalized_gini(actual, predicted):.3f})", **_style(name, i))
     ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1, label="random (Gini 0)")
-    ax.set_xlabel("share of customers, highest predicted value first")
-    ax.set_ylabel("share of actual value over the horizon")
-    ax.set_title("Cumulative gain (Lorenz curve) on the test cutoff")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    return _encode(fig)
+    return _finish_curves(fig, ax, "share of customers, highest predicted value first",
+                          "share of actual value over the horizon", "Cumulative gain (Lorenz curve) on the test cutoff",
+                          "lower right")  # fmt: skip
 
 
 def decile_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
@@ -97,12 +104,9 @@ def roc_figure(churned: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
         keep = np.unique(np.linspace(0, fpr.size - 1, CURVE_POINTS).astype(int))
         ax.plot(fpr[keep], tpr[keep], label=f"{name} (AUC {roc_auc_score(churned, p):.3f})", **_style(name, i))
     ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1)
-    ax.set_xlabel("false positive rate (active customers flagged)")
-    ax.set_ylabel("true positive rate (churners caught)")
-    ax.set_title("Churn ROC on the test cutoff")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    return _encode(fig)
+    return _finish_curves(fig, ax, "false positive rate (active customers flagged)",
+                          "true positive rate (churners caught)", "Churn ROC on the test cutoff",
+                          "lower right")  # fmt: skip
 
 
 def calibration_figure(churned: np.ndarray, predictions: dict[str, np.ndarray], bins: int = 10) -> str:
@@ -115,12 +119,8 @@ def calibration_figure(churned: np.ndarray, predictions: dict[str, np.ndarray], 
         ax.plot([p[index == b].mean() for b in used], [churned[index == b].mean() for b in used], marker="o",
                 markersize=4, label=name, **_style(name, i))  # fmt: skip
     ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1, label="perfectly calibrated")
-    ax.set_xlabel("mean predicted churn probability")
-    ax.set_ylabel("observed churn rate")
-    ax.set_title("Churn calibration on the test cutoff")
-    ax.legend(fontsize=8, loc="upper left")
-    ax.grid(alpha=0.3)
-    return _encode(fig)
+    return _finish_curves(fig, ax, "mean predicted churn probability", "observed churn rate",
+                          "Churn calibration on the test cutoff", "upper left")  # fmt: skip
 
 
 def importance_figure(importances: list[Importance], title: str, metric: str, top: int = 15) -> str:
