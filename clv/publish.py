@@ -11,32 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from pathlib import Path
 
 import duckdb
 
 from clv.errors import ClvError
+from udfs.staging import staging_path, sweep
 
 PUBLISHED = ("customer_scores", "segment_summary", "fct_customer_features", "dim_customers")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _sweep(target: Path) -> None:
-    """Remove staging files of publishes whose process died (killed, power cut) before renaming."""
-    for leftover in target.parent.glob(f".{target.name}.*.tmp*"):
-        parts = leftover.name[len(target.name) + 2 :].split(".")
-        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
-            leftover.unlink(missing_ok=True)
 
 
 def publish(db: str | Path, target: str | Path, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
@@ -47,9 +29,8 @@ def publish(db: str | Path, target: str | Path, tables: tuple[str, ...] = PUBLIS
     if not source.exists():
         raise ClvError(f"no database at {source}: run `clv load`, `clv build`, `clv train` and `clv score` first")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _sweep(target)
-    # The writer's pid in the name lets a later publish remove what a killed one left behind.
-    staging = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    sweep(target.parent, target.name)  # staging files of publishes killed before their rename
+    staging = staging_path(target)
     rows: dict[str, int] = {}
     try:
         with duckdb.connect(str(staging)) as con:

@@ -13,7 +13,7 @@ from onnx import TensorProto, compose, helper, numpy_helper
 
 from training.errors import TrainingError
 from udfs.contract import FEATURES
-from udfs.models import session_options
+from udfs.sessions import session_options
 
 OPSET = 17
 ML_OPSET = 3

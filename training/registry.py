@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import onnx
 from training.onnx_tools import check_domains
 from udfs.contract import CONTRACT_VERSION, FEATURE_TYPE, FEATURES, spec_hash
 from udfs.registry import check_name, version_number, versions
+from udfs.staging import staging_path, sweep
 
 LIBRARIES = ("duckdb", "numpy", "scikit-learn", "torch", "onnx", "onnxruntime", "skl2onnx", "scipy", "duckdb-clv")
 
@@ -80,7 +80,9 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
             "libraries": library_versions(),
             "created_at": created,
         }
-        staging = Path(tempfile.mkdtemp(dir=root / name, prefix=f".{version}-"))
+        sweep(root / name)  # versions staged by exports killed before their rename
+        staging = staging_path(final)
+        staging.mkdir()
         try:
             _fsync_write(staging / "model.onnx", data)
             _fsync_write(staging / "card.json", json.dumps(full, indent=2, default=str).encode())

@@ -59,6 +59,8 @@ def expected_purchases(
 
 def check_summary(x: np.ndarray, t_x: np.ndarray, t: np.ndarray) -> None:
     """Raise ValueError naming the first rule a BTYD summary breaks (SQL shows it as the error)."""
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t_x)) and np.all(np.isfinite(t))):
+        raise ValueError("frequency, recency and T must be finite numbers; pass NULL for unknown values")
     if np.any(x < 0) or np.any(t_x < 0) or np.any(t < 0):
         raise ValueError("frequency, recency and T must be >= 0 (repeat purchases, and weeks since the first)")
     if np.any(t_x > t + 1e-9):

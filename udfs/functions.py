@@ -8,7 +8,8 @@ NULL policy (documented in docs/SCORING.md and tested):
 - a NULL feature is missing data: it reaches the model as NaN, exactly as NULL features reached it
   in training (trees route it, the networks and the baseline read it as 0);
 - a NULL feature row (the whole struct) gives a NULL score;
-- a NaN feature is treated like NULL; an infinite feature is an error naming the feature;
+- a NaN feature is treated like NULL; an infinite feature (or one beyond float32's range) is an
+  error naming the feature;
 - NULL arguments to ``p_alive`` / ``expected_purchases`` give NULL.
 """
 
@@ -56,15 +57,15 @@ def _matrix(columns: tuple[pa.Array, ...]) -> np.ndarray:
         raise UdfError(f"expected {len(FEATURES)} feature columns (spec {spec_hash()[:12]}), got {len(columns)}")
     n = len(columns[0])
     X = np.empty((n, len(FEATURES)), dtype=np.float32)
-    for j, column in enumerate(columns):
-        values = column.to_numpy(zero_copy_only=False)  # NULL -> NaN for floating point arrays
-        X[:, j] = values
+    with np.errstate(over="ignore"):  # beyond float32's range becomes infinity, refused below
+        for j, column in enumerate(columns):
+            X[:, j] = column.to_numpy(zero_copy_only=False)  # NULL -> NaN for floating point arrays
     bad = np.isinf(X)
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))
         raise UdfError(
-            f"feature {FEATURES[j]!r} is infinite in {int(bad[:, j].sum())} rows; "
-            "pass NULL for unknown values (model spec " + spec_hash()[:12] + ")"
+            f"feature {FEATURES[j]!r} is infinite or beyond float32's range (3.4e38) in {int(bad[:, j].sum())} "
+            f"rows; pass NULL for unknown values (model spec {spec_hash()[:12]})"
         )
     return X
 
@@ -163,8 +164,8 @@ def expected_purchases_kernel():
             return pa.array([], type=pa.float64())
         (xv, txv, tv, pv), valid = _floats(x, t_x, t, periods)
         btyd_math.check_summary(xv, txv, tv)
-        if np.any(pv < 0):
-            raise UdfError("periods must be >= 0 (weeks after T)")
+        if np.any(pv < 0) or not np.all(np.isfinite(pv)):
+            raise UdfError("periods must be a finite number >= 0 (weeks after T)")
         out = btyd_math.expected_purchases(_btyd_params(refs[0].as_py()), xv, txv, tv, pv)
         return pa.array(out, mask=~valid)
 

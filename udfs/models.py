@@ -18,8 +18,8 @@ import numpy as np
 import onnxruntime as ort
 
 from udfs import registry
-from udfs.contract import FEATURES
 from udfs.errors import RegistryError
+from udfs.sessions import open_session
 
 
 @dataclass(frozen=True)
@@ -40,31 +40,6 @@ class LoadedModel:
         """Outputs for a float32 (rows x features) matrix."""
         # Every registered model's output is named after its task.
         return self.session.run([self.task], {"features": X})[0]
-
-
-def _check_signature(session: ort.InferenceSession, task: str, where: str) -> None:
-    inputs = [(i.name, i.type, i.shape) for i in session.get_inputs()]
-    if (
-        len(inputs) != 1
-        or inputs[0][0] != "features"
-        or inputs[0][1] != "tensor(float)"
-        or (inputs[0][2][-1] != len(FEATURES))
-    ):
-        raise RegistryError(
-            f"{where}: expects inputs {inputs}, not one float 'features' input of width {len(FEATURES)}"
-        )
-    if task not in [o.name for o in session.get_outputs()]:
-        raise RegistryError(f"{where}: has no output named {task!r}")
-
-
-def session_options(threads: int = 1) -> ort.SessionOptions:
-    """Explicit onnxruntime options: ``threads`` intra-op threads (1 when DuckDB runs the calls)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return options
 
 
 class ModelCache:
@@ -107,13 +82,5 @@ class ModelCache:
 
     def _load(self, name: str, version: str) -> LoadedModel:
         data, card = registry.verified_model(self.root, name, version)
-        where = f"{name} {version}"
-        # Loaded from bytes, never from a path: a graph pointing at external data cannot reach
-        # files, and operators outside the standard domains have no kernel, so both fail here.
-        try:
-            session = ort.InferenceSession(data, sess_options=session_options(), providers=["CPUExecutionProvider"])
-        except Exception as err:
-            first = str(err).strip().splitlines()[0][:200]
-            raise RegistryError(f"{where}: onnxruntime refuses to load it ({first}); retrain or roll back") from err
-        _check_signature(session, card["task"], where)
+        session = open_session(data, card["task"], f"{name} {version}")
         return LoadedModel(name, version, card["task"], card, session)

@@ -17,16 +17,19 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from udfs.contract import FEATURES, spec_hash
 from udfs.errors import RegistryError
+from udfs.onnx_guard import check_model_bytes
+from udfs.sessions import open_session
+from udfs.staging import staging_path, sweep
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 VERSION = re.compile(r"^v[0-9]{1,6}$")
 POINTERS = "champions"
 TASKS = ("value", "churn", "segment")
+VERSION_FILES = frozenset({"model.onnx", "card.json"})
 
 
 def check_name(name: str, what: str = "model name") -> str:
@@ -91,13 +94,23 @@ def sha256_file(path: Path) -> str:
 def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
     """The model bytes and card of one version, after checking the bytes and spec against the card.
 
-    Raises RegistryError when the file's sha256 differs from the card's, when the card's feature
-    spec differs from this installation's contract, or when the file is missing.
+    Raises RegistryError when the file is missing, when other files sit beside it, when its sha256
+    differs from the card's, when it is not a whole standard-domain ONNX model written for this
+    card (``udfs.onnx_guard``), or when the card's feature spec differs from this installation's
+    contract.
     """
     card = read_card(root, name, version)
     path = Path(root) / name / version / "model.onnx"
     if not path.is_file():
         raise RegistryError(f"{name} {version}: {path} is missing; the registry is incomplete")
+    # A version holds its model and its card, nothing else: weights in side files, a pickle or a
+    # script dropped in beside them are refused rather than ignored.
+    strays = sorted(p.name for p in path.parent.iterdir() if p.name not in VERSION_FILES)
+    if strays:
+        raise RegistryError(
+            f"{name} {version}: unexpected files {strays} in {path.parent}; a version holds only "
+            "model.onnx and card.json, remove them or retrain"
+        )
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if actual != card.get("sha256"):
@@ -105,6 +118,7 @@ def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
             f"{name} {version}: model.onnx has sha256 {actual[:12]}… but its card says "
             f"{str(card.get('sha256'))[:12]}…; the file was changed or corrupted, retrain or roll back"
         )
+    check_model_bytes(data, card, f"{name} {version}")
     if card.get("spec_hash") != spec_hash():
         names = [f["name"] for f in card.get("features", [])]
         diff = [f for f in FEATURES if f not in names] + [f for f in names if f not in FEATURES]
@@ -113,6 +127,12 @@ def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
             "retrain it with `clv train`"
         )
     return data, card
+
+
+def _check_servable(root: Path, name: str, version: str) -> None:
+    """Verify a version and open it once in onnxruntime before a pointer may name it."""
+    data, card = verified_model(root, name, version)
+    open_session(data, card["task"], f"{name} {version}")
 
 
 def _pointer_path(root: Path, task: str) -> Path:
@@ -134,15 +154,16 @@ def champion(root: Path, task: str) -> dict | None:
 
 def _write_atomic(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    sweep(path.parent, path.name)  # pointers staged by writers killed before their rename
+    tmp = staging_path(path)
     try:
-        with os.fdopen(fd, "w") as handle:
+        with open(tmp, "w") as handle:
             json.dump(payload, handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)  # readers see the old pointer or the new one, never half of either
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -151,7 +172,7 @@ def promote(root: Path, task: str, name: str, version: str | None = None, reason
     card = read_card(root, check_name(name), version)
     if card["task"] != task:
         raise RegistryError(f"{name} is a {card['task']} model and cannot be the {task} champion")
-    verified_model(root, name, card["version"])
+    _check_servable(root, name, card["version"])
     current = champion(root, task) or {"history": []}
     entry = {"name": name, "version": card["version"], "at": dt.datetime.now(dt.UTC).isoformat(), "reason": reason}
     pointer = {"task": task, "name": name, "version": card["version"], "history": [*current["history"], entry]}
@@ -169,7 +190,7 @@ def rollback(root: Path, task: str) -> dict:
     if not earlier:
         raise RegistryError(f"the {task} champion {here[0]} {here[1]} has no earlier champion to roll back to")
     previous = earlier[-1]
-    verified_model(root, previous["name"], previous["version"])
+    _check_servable(root, previous["name"], previous["version"])
     entry = {**previous, "at": dt.datetime.now(dt.UTC).isoformat(), "reason": "rollback"}
     # History keeps every move; dropping the entries after `previous` makes repeated rollbacks walk back.
     cut = max(i for i, h in enumerate(current["history"]) if h is previous)

@@ -60,9 +60,11 @@ def macros(root: Path) -> list[str]:
         "CREATE OR REPLACE TEMP MACRO expected_purchases(frequency, recency, t, periods, model := NULL) AS "
         f"_clv_expected_purchases({model('value', btyd)}, frequency, recency, t, periods)",
         # CLV = sum over t = 1, 2, ... of value_t / (1 + rate)^t; list_transform's index starts at 1.
+        # An unknown period value makes the sum unknown: NULL, never a sum that skips it.
         "CREATE OR REPLACE TEMP MACRO discounted_clv(period_values, rate) AS "
-        "CASE WHEN rate <= -1 THEN error('rate must be greater than -1, for example 0.1 for 10% per period') "
-        "WHEN period_values IS NULL OR rate IS NULL THEN NULL "
+        "CASE WHEN NOT isfinite(rate::DOUBLE) OR rate <= -1 THEN "
+        "error('rate must be a finite number greater than -1, for example 0.1 for 10% per period') "
+        "WHEN period_values IS NULL OR rate IS NULL OR list_count(period_values) < len(period_values) THEN NULL "
         "ELSE coalesce(list_sum(list_transform(period_values, lambda v, t: v / pow(1 + rate, t))), 0) END",
     ]
     return out

@@ -1,0 +1,56 @@
+"""onnxruntime sessions for verified model bytes: explicit options, checked input and output.
+
+Shared by the model cache that scores (``udfs.models``) and by the registry, which opens a model
+once before it becomes a champion, so a file onnxruntime refuses never gets to serve.
+"""
+
+from __future__ import annotations
+
+import onnxruntime as ort
+
+from udfs.contract import FEATURES
+from udfs.errors import RegistryError
+
+
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """Explicit onnxruntime options: ``threads`` intra-op threads (1 when DuckDB runs the calls)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def _check_signature(session: ort.InferenceSession, task: str, where: str) -> None:
+    inputs = [(i.name, i.type, i.shape) for i in session.get_inputs()]
+    if (
+        len(inputs) != 1
+        or inputs[0][0] != "features"
+        or inputs[0][1] != "tensor(float)"
+        or (inputs[0][2][-1] != len(FEATURES))
+    ):
+        raise RegistryError(
+            f"{where}: expects inputs {inputs}, not one float 'features' input of width {len(FEATURES)}"
+        )
+    if task not in [o.name for o in session.get_outputs()]:
+        raise RegistryError(f"{where}: has no output named {task!r}")
+
+
+def open_session(data: bytes, task: str, where: str) -> ort.InferenceSession:
+    """A single-threaded CPU session over model bytes, with one float ``features`` input and a ``task`` output.
+
+    Raises
+    ------
+    udfs.errors.RegistryError
+        When onnxruntime refuses the model or its input or output differ.
+    """
+    # Created from bytes, never from a path: onnxruntime then refuses every reference to weights in
+    # external files, and operators outside the domains it knows have no kernel, so both fail here.
+    try:
+        session = ort.InferenceSession(data, sess_options=session_options(), providers=["CPUExecutionProvider"])
+    except Exception as err:
+        first = str(err).strip().splitlines()[0][:300]
+        raise RegistryError(f"{where}: onnxruntime refuses to load it ({first}); retrain or roll back") from err
+    _check_signature(session, task, where)
+    return session
