@@ -52,14 +52,18 @@ class BuiltShop:
     result: BuildResult
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
-    """A 3,000-customer shop, loaded and built with the default vars."""
-    root = tmp_path_factory.mktemp("built")
+def build_shop(root: Path) -> BuiltShop:
+    """Generate the 3,000-customer test shop (seed 21) under ``root``, load it and build it."""
     shop = generate_shop(root / "shop", customers=3_000, seed=21)
     db = root / "clv.duckdb"
     load_files(db, shop_inputs(shop))
     return BuiltShop(shop, db, build_features(db))
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
+    """A 3,000-customer shop, loaded and built with the default vars."""
+    return build_shop(tmp_path_factory.mktemp("built"))
 
 
 @dataclass(frozen=True)
@@ -69,26 +73,34 @@ class TrainedShop:
     result: object  # training.pipeline.TrainResult
 
 
-@pytest.fixture(scope="session")
-def trained(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> TrainedShop:
-    """Every model family trained on ``built`` with a small budget, in a registry of its own."""
+def train_shop(built: BuiltShop, root: Path) -> TrainedShop:
+    """Every model family trained on ``built`` with a small budget (seed 0), into registry ``root``."""
     from training.pipeline import TrainSettings, train_models
 
-    root = tmp_path_factory.mktemp("registry")
     settings = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
     return TrainedShop(built, root, train_models(built.db, root, settings))
 
 
 @pytest.fixture(scope="session")
-def scored(trained: TrainedShop, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    """A copy of ``trained``'s database and registry with customer_scores built by dbt."""
+def trained(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> TrainedShop:
+    """Every model family trained on ``built`` with a small budget, in a registry of its own."""
+    return train_shop(built, tmp_path_factory.mktemp("registry"))
+
+
+def score_shop(trained: TrainedShop, root: Path) -> tuple[Path, Path, dict]:
+    """A copy of ``trained``'s database and registry under ``root``, with customer_scores built by dbt."""
     from clv.score import score_customers
 
-    root = tmp_path_factory.mktemp("scored")
     db = copy_db(trained.built.db, root / "clv.duckdb")
     models = root / "models"
     shutil.copytree(trained.models, models)
     return db, models, score_customers(db, models)
+
+
+@pytest.fixture(scope="session")
+def scored(trained: TrainedShop, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A copy of ``trained``'s database and registry with customer_scores built by dbt."""
+    return score_shop(trained, tmp_path_factory.mktemp("scored"))
 
 
 def copy_db(db: Path, to: Path) -> Path:

@@ -1,19 +1,68 @@
-"""Kill -9 in the middle of `clv publish`: the serving file is always the last good one."""
+"""Kill -9 at random moments during `clv publish`, `dbt build` and export into the registry.
+
+After every kill, the working database, the registry and the published database must each be in
+their last good state, and the next run must succeed. Each heavy trial set has a short version
+that `make test` runs and a 20-trial version behind ``-m slow`` (`make reliability`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import duckdb
+import onnx
+import pytest
 
+import udfs
 from clv.publish import PUBLISHED, publish
 from tests.conftest import copy_db
+from training.registry import register
+from udfs import registry
+from udfs.sessions import open_session
 
 TRIALS = 20
+
+
+def trial_counts(quick: int) -> list:
+    """A short trial set for every run and the full one behind the slow marker."""
+    full = pytest.param(TRIALS, id=f"{TRIALS}-trials", marks=pytest.mark.slow)
+    return [pytest.param(quick, id=f"{quick}-trials"), full]
+
+
+def start(*args: str) -> subprocess.Popen:
+    """A process in a session of its own, so that killing it takes its children (dbt) too."""
+    return subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill(proc: subprocess.Popen) -> bool:
+    """SIGKILL the process and its children; whether it was still running."""
+    running = proc.poll() is None
+    with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return running
+
+
+def read_only(db: Path, timeout: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """A read-only connection once the killed processes' lock on the file is gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return duckdb.connect(str(db), read_only=True)
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
 
 PUBLISHER = textwrap.dedent(
     """
@@ -25,7 +74,7 @@ PUBLISHER = textwrap.dedent(
 )
 
 
-def _contents(path) -> dict[str, int]:
+def _published(path: Path) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as con:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in PUBLISHED}
 
@@ -37,12 +86,11 @@ def test_publish_killed_at_random_moments_leaves_the_last_good_file(scored, tmp_
     rng = random.Random(5)
     survived = 0
     for _ in range(TRIALS):
-        proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(db), str(target)])
+        proc = start(sys.executable, "-c", PUBLISHER, str(db), str(target))
         time.sleep(rng.uniform(0.5, 3.0))  # the interpreter starts in ~0.5 s; each publish takes about as long
-        proc.kill()
-        proc.wait()
+        kill(proc)
         # Whatever moment the kill hit, the serving file opens and holds every table whole.
-        assert _contents(target) == expected
+        assert _published(target) == expected
         survived += 1
     leftovers = list(target.parent.glob(".*.tmp*"))
     assert publish(db, target) == expected
@@ -50,3 +98,106 @@ def test_publish_killed_at_random_moments_leaves_the_last_good_file(scored, tmp_
     assert list(target.parent.glob(".*.tmp*")) == []
     assert sorted(p.name for p in target.parent.iterdir()) == ["published.duckdb"]
     print(f"crash trials (publish): {survived} killed, {survived} survived, {len(leftovers)} staging files swept")
+
+
+def _relations(db: Path) -> dict[str, tuple[int, int]]:
+    """Rows and an order-free content hash of every table and view (the database's state)."""
+    with read_only(db) as con:
+        names = con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables ORDER BY 1"
+        ).fetchall()
+        return {n: tuple(con.execute(f"SELECT count(*), sum(hash(t)) FROM {n} t").fetchall()[0]) for (n,) in names}
+
+
+@pytest.mark.parametrize("trials", trial_counts(2))
+def test_dbt_build_killed_at_random_moments_leaves_every_relation_whole(built, tmp_path, trials):
+    db = copy_db(built.db, tmp_path / "clv.duckdb")
+    build = (sys.executable, "-m", "clv", "build", "--db", str(db))
+    began = time.monotonic()
+    subprocess.run(build, check=True, capture_output=True, timeout=600)  # the last good state
+    duration = time.monotonic() - began
+    expected = _relations(db)
+    rng = random.Random(11)
+    kills = survived = 0
+    while kills < trials:
+        proc = start(*build)
+        time.sleep(rng.uniform(0.5, duration))
+        if not kill(proc):
+            continue  # it finished first: not a crash trial
+        kills += 1
+        # Every relation dbt had built is there whole, with the content of the last good build
+        # (dbt swaps each one in inside a transaction); anything else is a staging leftover.
+        state = _relations(db)
+        assert {n: state.get(n) for n in expected} == expected
+        assert all("__dbt" in n for n in set(state) - set(expected)), set(state) - set(expected)
+        survived += 1
+    subprocess.run(build, check=True, capture_output=True, timeout=600)
+    assert _relations(db) == expected  # the next run succeeds and leaves nothing behind
+    print(f"crash trials (dbt build, {duration:.0f} s each): {kills} killed, {survived} survived")
+
+
+EXPORTER = textwrap.dedent(
+    """
+    import json, sys
+    import onnx
+    from training.registry import register
+    from udfs import registry
+    source, name, root = sys.argv[1], sys.argv[2], sys.argv[3]
+    card = registry.read_card(source, name)
+    model = onnx.load(f"{source}/{name}/{card['version']}/model.onnx")
+    base = {k: card[k] for k in ("name", "task", "metrics", "cutoffs", "model") if k in card}
+    while True:
+        written = register(root, model, base)
+        registry.promote(root, card["task"], name, written["version"], reason="crash trial")
+    """
+)
+
+
+def _check_registry(root: Path, checked: set[tuple[str, str]]) -> None:
+    """Every version not in ``checked`` verifies and opens, and so does every pointer's version."""
+    for name in registry.model_names(root):
+        for version in registry.versions(root, name):
+            if (name, version) not in checked:
+                data, card = registry.verified_model(root, name, version)
+                open_session(data, card["task"], f"{name} {version}")
+                checked.add((name, version))
+    for task in registry.TASKS:
+        pointer = registry.champion(root, task)
+        if pointer is not None:
+            registry.verified_model(root, pointer["name"], pointer["version"])
+
+
+def _hidden(root: Path, name: str) -> set[str]:
+    """Staging entries (hidden names) in the model's folder and the pointers' folder."""
+    return {p.name for folder in (root / name, root / "champions") for p in folder.iterdir() if p.name.startswith(".")}
+
+
+@pytest.mark.parametrize("trials", trial_counts(2))
+def test_export_killed_at_random_moments_leaves_the_registry_whole(trained, tmp_path, trials):
+    root = tmp_path / "models"
+    shutil.copytree(trained.models, root)
+    name = registry.champion(root, "value")["name"]
+    exporter = (sys.executable, "-c", EXPORTER, str(trained.models), name, str(root))
+    rng = random.Random(13)
+    checked: set[tuple[str, str]] = set()
+    left: set[str] = set()
+    survived = 0
+    for _ in range(trials):
+        proc = start(*exporter)
+        time.sleep(rng.uniform(1.0, 4.0))  # imports take ~1 s; each version is written in a fraction of that
+        kill(proc)
+        # No half-written version is visible, every pointer names a whole one, and scoring works.
+        _check_registry(root, checked)
+        with udfs.connect(trained.built.db, root) as con:
+            assert con.execute("SELECT count(predict_clv(s)) FROM ml_scoring_set s").fetchall()[0][0] > 0
+        left |= _hidden(root, name)
+        survived += 1
+    # The next export succeeds and sweeps what the killed ones left behind.
+    card = registry.read_card(trained.models, name)
+    model = onnx.load(str(trained.models / name / card["version"] / "model.onnx"))
+    written = register(root, model, {k: card[k] for k in ("name", "task", "metrics", "cutoffs", "model") if k in card})
+    registry.promote(root, "value", name, written["version"], reason="after the crash trials")
+    assert _hidden(root, name) == set()
+    _check_registry(root, checked)
+    print(f"crash trials (export): {survived} killed, {survived} survived, {len(checked)} versions verified, "
+          f"{len(left)} staging entries of killed writers swept")  # fmt: skip
