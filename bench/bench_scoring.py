@@ -73,6 +73,9 @@ def main() -> int:
     con = udfs.connect(db, models, read_only=False)
     con.execute(f"SET threads = {threads}")
     con.execute(f"SELECT predict_clv(s, model := '{ref}') FROM features_5m s LIMIT 10").fetchall()  # warm: load
+    # Read every column once before any timing, so no method pays for the file's first read from
+    # disk (measured first and cold, the SQL path took twice as long: 54.9 s against 26.7 s warm).
+    con.execute(f"SELECT {', '.join(f'sum({f})' for f in FEATURES)} FROM features_5m").fetchall()
     sql_s, _ = timed(lambda: con.execute(
         f"CREATE OR REPLACE TABLE scores_sql AS SELECT customer_id, cutoff_date, predict_clv(s, model := '{ref}') "
         "AS predicted_clv FROM features_5m s"

@@ -8,9 +8,10 @@ of the ``ModelProto`` message it needs straight from the protobuf wire format:
 - every operator-set domain it imports must be a standard one (``ai.onnx``, ``ai.onnx.ml``).
   onnxruntime would refuse an unknown domain anyway, but it also runs its own contrib domains
   (``com.microsoft``), which no model of ours uses;
-- its metadata (name, version, task, feature-spec hash, written by ``training.registry``) must
-  match its card, so a file copied in from another version or registry is refused even when its
-  card was re-hashed to match.
+- its metadata (name, version, task, feature-spec hash, contract version and creation time, all
+  written by ``training.registry``) must match its card, so a file copied in from another version
+  or registry is refused even when its card was re-hashed to match, and so is a file cut short
+  (the metadata is serialized last).
 
 Weights in external files are refused by onnxruntime itself: a model is always created from bytes,
 and onnxruntime then rejects every external-data reference (``tests/reliability`` checks it).
@@ -26,7 +27,8 @@ STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 # Field numbers of onnx.proto's ModelProto, OperatorSetIdProto and StringStringEntryProto.
 _MODEL_GRAPH, _MODEL_OPSET_IMPORT, _MODEL_METADATA = 7, 8, 14
 _KEY, _VALUE = 1, 2
-_CHECKED_METADATA = ("name", "version", "task", "spec_hash")
+# All that training.registry writes; created_at comes last in the file, so a cut file lacks it.
+_CHECKED_METADATA = ("name", "version", "task", "spec_hash", "contract_version", "created_at")
 
 
 def _varint(data: memoryview, i: int) -> tuple[int, int]:
