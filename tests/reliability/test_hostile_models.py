@@ -171,7 +171,8 @@ def plant(models: Path, builder: Callable[[Path, dict], Planted]) -> tuple[str, 
     name = registry.champion(models, "value")["name"]
     card = registry.read_card(models, name)
     version = f"v{registry.version_number(card['version']) + 1}"
-    meta = {"name": name, "version": version, "task": "value", "spec_hash": spec_hash()}
+    meta = {"name": name, "version": version, "task": "value", "spec_hash": spec_hash(),
+            "contract_version": str(card["contract_version"]), "created_at": card["created_at"]}  # fmt: skip
     planted = builder(models, meta)
     folder = models / name / version
     folder.mkdir()
