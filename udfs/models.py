@@ -1,8 +1,9 @@
 """Loaded models: one verified onnxruntime session per model version, shared by every thread.
 
-A model is loaded the first time a query names it: its file's sha256 and feature-spec hash are
-checked against its card (``udfs.registry.verified_model``), one ``InferenceSession`` is created
-from the bytes with explicit options, and its input and output are checked.
+A model is loaded the first time a query names it: its folder, its file's sha256, its ONNX header
+and its feature-spec hash are checked against its card (``udfs.registry.verified_model``), then
+one ``InferenceSession`` is created from the bytes with explicit options and its input and output
+are checked (``udfs.sessions.open_session``).
 ``InferenceSession.run`` is thread-safe, so DuckDB's threads share the session. Each session runs
 single-threaded: DuckDB already runs one UDF call per thread, so letting onnxruntime
 start its own pool per call would oversubscribe the cores.
