@@ -6,6 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from clv.build import BuildResult, build_features
@@ -108,3 +109,14 @@ def copy_db(db: Path, to: Path) -> Path:
     to.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(db, to)
     return to
+
+
+def onnx_scores(trained: TrainedShop, task: str, X: np.ndarray, name: str | None = None) -> np.ndarray:
+    """What onnxruntime returns, as float64, for the task's champion (or ``name``'s latest) on ``X``."""
+    from udfs import functions, registry
+
+    pointer = registry.champion(trained.models, task)
+    name = name or pointer["name"]
+    version = pointer["version"] if name == pointer["name"] else registry.versions(trained.models, name)[-1]
+    model = functions.cache_for(trained.models).get(name, version)
+    return model.run(np.ascontiguousarray(X, dtype=np.float32)).ravel().astype(np.float64)

@@ -44,11 +44,22 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def with_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> onnx.ModelProto:
+    """A copy of ``model`` whose metadata is exactly ``meta`` (what ``udfs.onnx_guard`` checks against the card)."""
+    stamped = onnx.ModelProto()
+    stamped.CopyFrom(model)
+    del stamped.metadata_props[:]
+    for key, value in meta.items():
+        stamped.metadata_props.add(key=key, value=value)
+    return stamped
+
+
 def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
     """Add ``model`` as the next version of ``card['name']``; returns the completed card.
 
     The card gets ``version``, ``sha256``, ``spec_hash``, ``features``, ``libraries`` and
-    ``created_at``; the ONNX metadata carries the same name, version, task and spec hash.
+    ``created_at``; the ONNX metadata carries the same name, version, task, spec hash, contract
+    version and creation time.
     """
     root = Path(root)
     name = check_name(card["name"])
@@ -58,14 +69,10 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
         existing = versions(root, name)
         version = f"v{version_number(existing[-1]) + 1}" if existing else "v1"
         final = root / name / version
-        stamped = onnx.ModelProto()
-        stamped.CopyFrom(model)
         created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         meta = {"name": name, "version": version, "task": card["task"], "spec_hash": spec_hash(),
                 "contract_version": str(CONTRACT_VERSION), "created_at": created}  # fmt: skip
-        del stamped.metadata_props[:]
-        for key, value in meta.items():
-            stamped.metadata_props.add(key=key, value=value)
+        stamped = with_metadata(model, meta)
         stamped.doc_string = f"duckdb-clv {card['task']} model {name} {version}"
         data = stamped.SerializeToString()
         full = {

@@ -25,6 +25,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import udfs
+from training.registry import with_metadata
 from udfs import registry
 from udfs.contract import FEATURES, spec_hash
 from udfs.errors import RegistryError
@@ -40,16 +41,6 @@ class Planted:
     rehash: bool = True  # write the file's real sha256 into the card (a careful attacker would)
     card: dict = field(default_factory=dict)  # card fields to change
     extra: dict[str, bytes] = field(default_factory=dict)  # more files in the folder
-
-
-def stamp(model: onnx.ModelProto, meta: dict[str, str]) -> bytes:
-    """``model`` serialized with the registry's metadata, as ``training.registry`` writes it."""
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    del out.metadata_props[:]
-    for key, value in meta.items():
-        out.metadata_props.add(key=key, value=value)
-    return out.SerializeToString()
 
 
 def linear(meta: dict[str, str], domain: str = "", weights_at: str | None = None, input_name: str = "features"):
@@ -75,12 +66,13 @@ def linear(meta: dict[str, str], domain: str = "", weights_at: str | None = None
     imports = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     model = helper.make_model(graph, opset_imports=imports)
     model.ir_version = 8
-    return stamp(model, meta)
+    return with_metadata(model, meta).SerializeToString()
 
 
 def champion_bytes(models: Path, task: str, meta: dict[str, str]) -> bytes:
     pointer = registry.champion(models, task)
-    return stamp(onnx.load(str(models / pointer["name"] / pointer["version"] / "model.onnx")), meta)
+    path = models / pointer["name"] / pointer["version"] / "model.onnx"
+    return with_metadata(onnx.load(str(path)), meta).SerializeToString()
 
 
 def _truncated(models, meta):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import udfs
+from tests.conftest import onnx_scores
 from training.dataset import read_rows
-from udfs import functions, registry
 from udfs.contract import FEATURES
 
 ONE_ROW = "(SELECT * FROM ml_scoring_set ORDER BY customer_id LIMIT 1)"
@@ -126,13 +126,6 @@ def test_misuse_gives_the_documented_result(con, case, sql, expected):
     tried["results"] += 1
 
 
-def direct(trained, X: np.ndarray, task: str = "value") -> np.ndarray:
-    """onnxruntime's output for the task's champion on the same float32 rows."""
-    pointer = registry.champion(trained.models, task)
-    model = functions.cache_for(trained.models).get(pointer["name"], pointer["version"])
-    return model.run(np.ascontiguousarray(X, dtype=np.float32)).ravel().astype(np.float64)
-
-
 def one(con, sql: str) -> float:
     return con.execute(sql).fetchall()[0][0]
 
@@ -141,7 +134,7 @@ def test_null_nan_and_numeric_strings_are_the_documented_values(con, trained):
     row = read_rows(con, "ml_scoring_set", where=FIRST).X.copy()
     missing = row.copy()
     missing[0, FEATURES.index("frequency")] = np.nan
-    expected_missing = float(direct(trained, missing)[0])
+    expected_missing = float(onnx_scores(trained, "value", missing)[0])
     # NULL and NaN are both missing data; the model sees NaN.
     assert one(con, f"SELECT predict_clv(s) FROM {replaced('NULL::DOUBLE')} s") == pytest.approx(expected_missing)
     assert one(con, f"SELECT predict_clv(s) FROM {replaced(chr(39) + 'nan' + chr(39) + '::DOUBLE')} s") == (
@@ -151,11 +144,11 @@ def test_null_nan_and_numeric_strings_are_the_documented_values(con, trained):
     three = row.copy()
     three[0, FEATURES.index("frequency")] = 3.0
     assert one(con, f"SELECT predict_clv(s) FROM {replaced(chr(39) + '3' + chr(39))} s") == (
-        pytest.approx(float(direct(trained, three)[0]))
+        pytest.approx(float(onnx_scores(trained, "value", three)[0]))
     )
     true = row.copy()
     true[0, FEATURES.index("frequency")] = 1.0
-    as_one = float(direct(trained, true)[0])
+    as_one = float(onnx_scores(trained, "value", true)[0])
     assert one(con, f"SELECT predict_clv(s) FROM {replaced('true')} s") == pytest.approx(as_one)
     # model := NULL is the champion.
     assert one(con, f"SELECT predict_clv(s, model := NULL) FROM {ONE_ROW} s") == one(
@@ -174,7 +167,7 @@ def test_chunk_boundaries_score_every_row_as_onnxruntime_does(con, trained, rows
     sample = read_rows(con, "ml_scoring_set", where=first)  # ordered by customer_id, as `got` is
     assert got.size == rows == len(sample.customer_id)
     if rows:
-        np.testing.assert_array_equal(got, direct(trained, sample.X))
+        np.testing.assert_array_equal(got, onnx_scores(trained, "value", sample.X))
     still_alive(con)
     tried["same as onnxruntime"] += 1
 
@@ -186,4 +179,5 @@ def test_a_misused_connection_still_scores_and_raw_tables_are_untouched(con, tra
             con.execute(sql).fetchall()
     assert con.execute("SELECT count(*) FROM raw.orders").fetchall()[0][0] == before > 0
     total = one(con, "SELECT sum(predict_clv(s)) FROM ml_scoring_set s")
-    assert total == pytest.approx(float(direct(trained, read_rows(con, "ml_scoring_set").X).sum()), rel=1e-9)
+    expected = float(onnx_scores(trained, "value", read_rows(con, "ml_scoring_set").X).sum())
+    assert total == pytest.approx(expected, rel=1e-9)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import udfs
+from tests.conftest import onnx_scores
 from training.btyd import BGNBD, BGNBDParams
 from training.dataset import read_rows
-from udfs import functions, registry
+from udfs import registry
 from udfs.contract import FEATURES
 
 
@@ -27,25 +28,16 @@ def scoring(con):
     return read_rows(con, "ml_scoring_set")
 
 
-def direct(trained, task: str, X: np.ndarray, name: str | None = None) -> np.ndarray:
-    """What onnxruntime returns for the champion (or ``name``) on a float32 matrix."""
-    pointer = registry.champion(trained.models, task)
-    name = name or pointer["name"]
-    version = pointer["version"] if name == pointer["name"] else registry.versions(trained.models, name)[-1]
-    cache = functions.cache_for(trained.models)
-    return cache.get(name, version).run(np.ascontiguousarray(X, dtype=np.float32)).ravel()
-
-
 def scores(con, sql: str) -> np.ndarray:
     return np.array([r[0] for r in con.execute(sql).fetchall()], dtype=np.float64)
 
 
 def test_predict_clv_equals_onnxruntime_on_the_same_rows(con, scoring, trained):
     got = scores(con, "SELECT predict_clv(s) FROM ml_scoring_set s ORDER BY cutoff_date, customer_id")
-    np.testing.assert_array_equal(got, direct(trained, "value", scoring.X).astype(np.float64))
+    np.testing.assert_array_equal(got, onnx_scores(trained, "value", scoring.X))
     churn = scores(con, "SELECT churn_score(s) FROM ml_scoring_set s ORDER BY cutoff_date, customer_id")
     assert np.all((churn >= 0) & (churn <= 1))
-    np.testing.assert_array_equal(churn, direct(trained, "churn", scoring.X).astype(np.float64))
+    np.testing.assert_array_equal(churn, onnx_scores(trained, "churn", scoring.X))
 
 
 def test_features_bind_by_name_whatever_the_order_and_extra_columns_are_ignored(con):
@@ -62,7 +54,7 @@ def test_features_bind_by_name_whatever_the_order_and_extra_columns_are_ignored(
 def test_a_model_and_version_can_be_chosen_in_sql(con, scoring, trained):
     got = scores(con, "SELECT predict_clv(s, model := 'value_btyd/v1') FROM ml_scoring_set s "
                       "ORDER BY cutoff_date, customer_id")  # fmt: skip
-    np.testing.assert_array_equal(got, direct(trained, "value", scoring.X, "value_btyd").astype(np.float64))
+    np.testing.assert_array_equal(got, onnx_scores(trained, "value", scoring.X, "value_btyd"))
     assert con.execute("SELECT clv_model('value', model := 'value_btyd')").fetchall()[0][0] == "value_btyd/v1"
     champion = registry.champion(trained.models, "value")
     assert con.execute("SELECT clv_model('value')").fetchall()[0][0] == f"{champion['name']}/{champion['version']}"
