@@ -38,7 +38,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.split:
         console.out.print(
             f"Trained on {len(result.split.train)} cutoffs up to {result.split.train[-1]}, validated on "
-            f"{result.split.validation}, tested on {result.split.test}. See the test figures with `clv evaluate`."
+            f"{result.split.validation}, tested on {result.split.test}, each on its own customers. See the test "
+            "figures with `clv evaluate`."
         )
     return 0
 
@@ -50,12 +51,15 @@ def print_evaluation(report: dict) -> None:
     for task, columns in (("value", VALUE_COLUMNS), ("churn", CHURN_COLUMNS)):
         rows = [[("* " if r["champion"] else "") + r["model"], r["version"],
                  *[f"{r['metrics'][c]:.4f}" for c in columns]] for r in report[task]]  # fmt: skip
-        console.table(f"{task} on test cutoff {report['test_cutoff']} ({report['rows']:,} customers)",
+        console.table(f"{task} on test cutoff {report['test_cutoff']} ({report['rows']:,} held-out customers)",
                       ["model", "version", *columns], rows)  # fmt: skip
     for check in report["targets"]:
         mark = "[green]met[/]" if check["met"] else "[red]not met[/]"
         console.out.print(f"{mark}  {check['target']}: {check['champion']:.4f} vs {check['reference']:.4f}")
-    console.out.print("* = champion. Champions are chosen on the validation cutoff; these test figures never choose.")
+    console.out.print(
+        "* = champion. Champions are chosen on the validation cutoff; these test figures never choose, "
+        "and no model was fitted on these customers."
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ column by column into a preallocated float32 matrix, so peak memory is the matri
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -172,9 +173,8 @@ class TimeSplit:
 def time_split(cutoffs: tuple[dt.date, ...]) -> TimeSplit:
     """Earlier cutoffs train, the second latest validates, the latest (fully observed) tests.
 
-    Rows of one customer at different cutoffs never straddle the split at random: every row of a
-    cutoff goes to one side, and every training cutoff precedes the validation cutoff, which
-    precedes the test cutoff.
+    Every training cutoff precedes the validation cutoff, which precedes the test cutoff. Which
+    customers' rows each side takes is ``CustomerHoldout``'s part (see ``split_rows``).
     """
     ordered = tuple(sorted(cutoffs))
     if len(ordered) < 3:
@@ -183,6 +183,78 @@ def time_split(cutoffs: tuple[dt.date, ...]) -> TimeSplit:
             "(train, validation, test): rebuild with more `--training-cutoff` dates or a shorter --horizon-days"
         )
     return TimeSplit(train=ordered[:-2], validation=ordered[-2], test=ordered[-1])
+
+
+@dataclass(frozen=True)
+class CustomerHoldout:
+    """Customers kept out of fitting: validation and test rows come from customers no model saw.
+
+    The time split alone does not keep a customer's future out of training. The horizon (365 days)
+    is much longer than the spacing of the cutoffs (a month), so the label windows of consecutive
+    cutoffs overlap: the validation cutoff's window shares 11 months with the test cutoff's, and a
+    model fitted on a customer's earlier rows has learnt from most of the purchases it is then
+    tested on. Flexible models exploit that, and a search scored on the same customers rewards
+    them for it (measured in ``bench/bench_gini_headroom.py``). So each customer is assigned, by a
+    seeded hash of its id, to one of three groups: fitting (train cutoffs only), validation
+    (validation cutoff only) and test (test cutoff only). A customer's group never depends on
+    which other customers are in the data.
+    """
+
+    seed: int = 0
+    validation_share: float = 0.15
+    test_share: float = 0.15
+
+    FIT, VALIDATION, TEST = 0, 1, 2
+
+    def __post_init__(self) -> None:
+        for name in ("validation_share", "test_share"):
+            share = getattr(self, name)
+            if not 0 < share < 0.5:
+                raise ValueError(f"{name} must be between 0 and 0.5, got {share}")
+
+    def groups(self, customer_id: np.ndarray) -> np.ndarray:
+        """The group of each row's customer: FIT, VALIDATION or TEST (int8)."""
+        salt = f"{self.seed}:"
+        # 8 bytes of BLAKE2b as a fraction in [0, 1): stable across machines and library versions.
+        draws = np.fromiter(
+            (int.from_bytes(hashlib.blake2b((salt + str(c)).encode(), digest_size=8).digest(), "big")
+             for c in customer_id),
+            dtype=np.uint64, count=len(customer_id),
+        ) / float(2**64)  # fmt: skip
+        out = np.full(len(customer_id), self.FIT, dtype=np.int8)
+        out[draws < self.validation_share + self.test_share] = self.TEST
+        out[draws < self.validation_share] = self.VALIDATION
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        """The holdout as recorded in model cards, so that evaluation picks the same test customers."""
+        return {"method": "blake2b(seed:customer_id)", "seed": self.seed,
+                "validation_share": self.validation_share, "test_share": self.test_share}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, card: dict[str, object]) -> CustomerHoldout:
+        """The holdout a model card recorded."""
+        return cls(int(card["seed"]), float(card["validation_share"]), float(card["test_share"]))
+
+
+def split_rows(data: Dataset, split: TimeSplit, holdout: CustomerHoldout) -> tuple[Dataset, Dataset, Dataset]:
+    """Training, validation and test rows: by cutoff and by customer group (see ``CustomerHoldout``).
+
+    Raises ``TrainingError`` when a side would be empty (a shop too small for a held-out group).
+    """
+    group = holdout.groups(data.customer_id)
+    sides = []
+    for name, cutoffs, wanted in (("training", split.train, holdout.FIT),
+                                  ("validation", (split.validation,), holdout.VALIDATION),
+                                  ("test", (split.test,), holdout.TEST)):  # fmt: skip
+        rows = np.isin(data.cutoff, np.array(cutoffs, dtype="datetime64[D]")) & (group == wanted)
+        if not rows.any():
+            raise TrainingError(
+                f"no {name} rows: none of the {name} customers (a seeded share of all customers) has a row at the "
+                f"{name} cutoff(s); the shop is too small for a held-out split: load more customers"
+            )
+        sides.append(data.take(rows))
+    return sides[0], sides[1], sides[2]
 
 
 def sample_rows(n: int, limit: int | None, seed: int) -> np.ndarray:

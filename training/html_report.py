@@ -261,8 +261,9 @@ def write_report(
             "summary",
             "What this report shows",
             "Every registered value and churn model, scored with onnxruntime (as SQL serves them) on the test "
-            "cutoff, the latest one whose horizon is fully observed. Models were trained on earlier cutoffs and "
-            "chosen on the cutoff before it, so these figures chose nothing." + oracle_note,
+            "cutoff, the latest one whose horizon is fully observed, and on held-out test customers. Models were "
+            "trained on earlier cutoffs of other customers and chosen on the cutoff before it with yet other "
+            "customers, so these figures chose nothing and no model saw these customers." + oracle_note,
             summary,
         ),
         _section(

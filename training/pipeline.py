@@ -1,6 +1,7 @@
 """``train_models``: the whole training run, from the feature layer to registered champions.
 
-1. Read ``ml_training_set`` and split by time (train / validation / test cutoffs).
+1. Read ``ml_training_set`` and split it by time (train / validation / test cutoffs) and by
+   customer (validation and test customers are never fitted on).
 2. Fit the BG/NBD + Gamma-Gamma baseline on the latest training cutoff.
 3. Fit every candidate for value and churn (with a budgeted search for the tree ensembles), the
    fused value model and the k-means segments; calibrate on validation.
@@ -27,7 +28,18 @@ from training.baseline import BTYDFit
 from training.baseline_candidate import Baseline
 from training.calibration import Platt, ValueScale
 from training.candidates import Candidate, FitContext, target
-from training.dataset import BuildInfo, Dataset, TimeSplit, connect, read_build_info, read_rows, sample_rows, time_split
+from training.dataset import (
+    BuildInfo,
+    CustomerHoldout,
+    Dataset,
+    TimeSplit,
+    connect,
+    read_build_info,
+    read_rows,
+    sample_rows,
+    split_rows,
+    time_split,
+)  # fmt: skip
 from training.evaluation import candidate_metrics
 from training.export import export_checked
 from training.fusion import Fused
@@ -75,6 +87,7 @@ class TrainResult:
 
     info: BuildInfo
     split: TimeSplit | None
+    holdout: CustomerHoldout | None = None
     cards: list[dict] = field(default_factory=list)
     champions: dict[str, tuple[str, str]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -180,11 +193,13 @@ def train_models(
             return _baseline_only(con, info, models_dir, settings, log)
         data = read_rows(con, progress=(lambda d, t: progress("reading ml_training_set", d, t)) if progress else None)
     split = time_split(info.training_cutoffs)
-    train, validation, test = data.at(split.train), data.at(split.validation), data.at(split.test)
+    holdout = CustomerHoldout(seed=settings.seed)
+    train, validation, test = split_rows(data, split, holdout)
     del data
-    log(f"time split: train {len(train):,} rows on {len(split.train)} cutoffs, validation {len(validation):,} rows "
-        f"({split.validation}), test {len(test):,} rows ({split.test})")  # fmt: skip
-    result = TrainResult(info=info, split=split)
+    log(f"split by time and customer: train {len(train):,} rows on {len(split.train)} cutoffs, validation "
+        f"{len(validation):,} rows ({split.validation}), test {len(test):,} rows ({split.test}); validation and test "
+        f"customers ({holdout.validation_share:.0%} and {holdout.test_share:.0%}) are never fitted on")  # fmt: skip
+    result = TrainResult(info=info, split=split, holdout=holdout)
     ctx = FitContext(
         seed=settings.seed, threads=settings.threads, log=log,
         epochs=(lambda e, n: progress("epochs", e, n)) if progress else None,
@@ -215,6 +230,7 @@ def train_models(
         exported.append((segmenter, model, parity, {}))
     common = {
         "cutoffs": split.as_dict() | {"scoring": info.scoring_cutoff.isoformat()},
+        "customers": holdout.as_dict(),
         "horizon_days": info.horizon_days,
         "churn_window_days": info.churn_window_days,
         "training_rows": {"train": len(train), "validation": len(validation), "test": len(test)},

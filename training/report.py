@@ -2,8 +2,9 @@
 
 What is evaluated is what is served: the ONNX files of the registry (checked against their cards),
 not the in-memory models. Every value and churn model's latest version is scored on the test
-cutoff of the champion's training run, beside the BG/NBD baseline and, for generated shops, the
-oracle that knows each customer's latent state. The accuracy targets are checked and reported.
+rows of the champion's training run (its test cutoff, its held-out test customers), beside the
+BG/NBD baseline and, for generated shops, the oracle that knows each customer's latent state. The
+accuracy targets are checked and reported.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.dataset import Dataset, connect, read_rows
+from training.dataset import CustomerHoldout, Dataset, connect, read_rows
 from training.errors import TrainingError
 from training.metrics import churn_metrics, value_metrics
 from training.onnx_tools import run
@@ -134,8 +135,12 @@ def score_test_cutoff(
                             "cutoff to evaluate on; build more training cutoffs and retrain")  # fmt: skip
     with connect(db) as con:
         test = read_rows(con, where=f"cutoff_date = DATE '{dt.date.fromisoformat(test_cutoff).isoformat()}'")
+    holdout = champion_card.get("customers")
+    if holdout is not None:
+        # Only the test customers: every other customer's earlier rows were fitted on.
+        test = test.take(CustomerHoldout.from_dict(holdout).groups(test.customer_id) == CustomerHoldout.TEST)
     if len(test) == 0:
-        raise TrainingError(f"the database has no training rows at the test cutoff {test_cutoff}; rebuild the features")
+        raise TrainingError(f"the database has no test rows at the test cutoff {test_cutoff}; rebuild the features")
     scores = TestScores(test_cutoff, champion_card["horizon_days"], champion_card["churn_window_days"], test, [])
     if ground_truth is not None:
         truth = _oracle(Path(ground_truth), test_cutoff, test.customer_id, scores.horizon_days,
@@ -153,7 +158,8 @@ def score_test_cutoff(
         version = registry.versions(models_dir, name)[-1]
         data, card = registry.verified_model(models_dir, name, version)
         task = card["task"]
-        if task not in ("value", "churn") or card["cutoffs"].get("test") != test_cutoff:
+        same_test = card["cutoffs"].get("test") == test_cutoff and card.get("customers") == holdout
+        if task not in ("value", "churn") or not same_test:
             continue
         predicted = run(data, scores.data.X, task, threads=threads).ravel().astype(np.float64)
         current = champions[task]

@@ -13,7 +13,7 @@ import pytest
 
 from clv.build import build_features, dbt_vars
 from clv.cli import main
-from training.dataset import connect, read_rows
+from training.dataset import CustomerHoldout, connect, read_rows
 from training.onnx_tools import run as run_onnx
 from training.pipeline import TrainSettings, train_models
 from training.report import evaluate_registry
@@ -53,6 +53,27 @@ def test_the_split_is_by_time_and_test_is_the_latest_fully_observed_cutoff(run, 
     assert cutoffs["test"] == max(built.result.training_cutoffs)
 
 
+def _test_rows(db, card):
+    """The card's test rows: its test cutoff, its held-out test customers."""
+    with connect(db) as con:
+        rows = read_rows(con, where=f"cutoff_date = DATE '{card['cutoffs']['test']}'")
+    holdout = CustomerHoldout.from_dict(card["customers"])
+    return rows.take(holdout.groups(rows.customer_id) == holdout.TEST)
+
+
+def test_cards_record_the_held_out_customers_and_their_row_counts(run, built):
+    _, result = run
+    card = next(c for c in result.cards if c["name"] == "value_hgb_poisson")
+    assert card["customers"] == {"method": "blake2b(seed:customer_id)", "seed": 0, "validation_share": 0.15,
+                                 "test_share": 0.15}  # fmt: skip
+    test = _test_rows(built.db, card)
+    assert card["training_rows"]["test"] == len(test) > 0
+    with connect(built.db) as con:
+        every = read_rows(con, where=f"cutoff_date = DATE '{card['cutoffs']['test']}'")
+    # About the test share of the customers at the test cutoff, not all of them.
+    assert 0.08 < len(test) / len(every) < 0.22
+
+
 def test_champions_are_the_best_on_validation(run):
     root, result = run
     for task, metric in (("value", "normalized_gini"), ("churn", "roc_auc")):
@@ -64,8 +85,7 @@ def test_champions_are_the_best_on_validation(run):
 
 def test_registered_onnx_files_reproduce_the_cards_test_figures(run, built):
     root, result = run
-    with connect(built.db) as con:
-        test = read_rows(con, where=f"cutoff_date = DATE '{result.split.test}'")
+    test = _test_rows(built.db, result.cards[0])
     for card in result.cards:
         data, _ = registry.verified_model(root, card["name"], "v1")
         model = onnx.load_from_string(data)
@@ -102,6 +122,14 @@ def test_evaluation_scores_the_registry_beside_the_oracle(run, built, tmp_path):
     # The oracle knows every customer's latent state: no model should rank customers better.
     assert oracle["normalized_gini"] > champion["normalized_gini"]
     assert len(report["targets"]) == 6 and (tmp_path / "e.json").exists()
+    # The same held-out test customers the cards' test figures were measured on (less those the
+    # oracle does not cover).
+    card = registry.read_card(root, "value_hgb_poisson", "v1")
+    assert report["rows"] + report["rows_without_oracle"] == card["training_rows"]["test"]
+    without_oracle = evaluate_registry(built.db, root)
+    row = next(r for r in without_oracle["value"] if r["model"] == "value_hgb_poisson")
+    in_card = {k: v for k, v in card["metrics"]["test"].items() if k in row["metrics"]}
+    assert row["metrics"] == pytest.approx(in_card, rel=1e-4, abs=1e-6)
 
 
 def test_models_commands_list_promote_and_roll_back(run, tmp_path, capsys):

@@ -63,10 +63,12 @@ def test_a_model_and_version_can_be_chosen_in_sql(con, scoring, trained):
 def test_a_model_file_changed_after_training_is_refused_at_load(trained, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(trained.models, models)
-    path = models / "value_rf" / "v1" / "model.onnx"
+    # Not the champion: connecting loads the champion, and here the query itself must fail.
+    name = next(n for n in ("value_rf", "value_mlp") if n != registry.champion(models, "value")["name"])
+    path = models / name / "v1" / "model.onnx"
     path.write_bytes(path.read_bytes() + b"\0")
     with udfs.connect(trained.built.db, models) as con, pytest.raises(duckdb.Error, match="sha256"):
-        con.execute("SELECT predict_clv(s, model := 'value_rf') FROM ml_scoring_set s LIMIT 1").fetchall()
+        con.execute(f"SELECT predict_clv(s, model := '{name}') FROM ml_scoring_set s LIMIT 1").fetchall()
 
 
 def test_btyd_functions_match_the_fitted_model(con, trained):
