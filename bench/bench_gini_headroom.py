@@ -37,7 +37,7 @@ import duckdb
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from training.dataset import CustomerHoldout, read_rows
+from training.dataset import CustomerHoldout, read_rows, split_masks, time_split
 from training.metrics import normalized_gini
 from training.report import _oracle
 
@@ -66,13 +66,12 @@ def main() -> int:
         data = read_rows(con, "ml_training_set")
     cutoffs = np.unique(data.cutoff)
     holdout = CustomerHoldout(seed=0)
-    group = holdout.groups(data.customer_id)
-    fitting = group == holdout.FIT
-    train = (data.cutoff < cutoffs[-2]) & fitting
-    with_validation = (data.cutoff <= cutoffs[-2]) & fitting
-    valid = (data.cutoff == cutoffs[-2]) & (group == holdout.VALIDATION)
+    masks = split_masks(data, time_split(tuple(cutoffs.astype(object))), holdout)
+    fitting = masks["group"] == holdout.FIT
+    train, valid, held_out = masks["training"], masks["validation"], masks["test"]
+    with_validation = train | ((data.cutoff == cutoffs[-2]) & fitting)
     at_test = data.cutoff == cutoffs[-1]
-    seen, held_out = at_test & fitting, at_test & (group == holdout.TEST)
+    seen = at_test & fitting
     print(f"fitting customers: {train.sum():,} rows on the training cutoffs (+{(with_validation & ~train).sum():,} "
           f"at the validation cutoff {cutoffs[-2]}); test cutoff {cutoffs[-1]}: {seen.sum():,} rows of seen "
           f"customers, {held_out.sum():,} of held-out ones")  # fmt: skip

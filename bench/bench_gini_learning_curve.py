@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from training.dataset import CustomerHoldout, read_rows, sample_rows
+from training.dataset import CustomerHoldout, read_rows, sample_rows, split_masks, time_split
 from training.metrics import normalized_gini
 from training.report import _oracle
 
@@ -43,10 +43,8 @@ def main() -> int:
     with duckdb.connect(args.db, read_only=True) as con:
         data = read_rows(con, "ml_training_set")
     cutoffs = np.unique(data.cutoff)
-    holdout = CustomerHoldout(seed=0)
-    group = holdout.groups(data.customer_id)
-    train = np.flatnonzero((data.cutoff < cutoffs[-2]) & (group == holdout.FIT))
-    test = (data.cutoff == cutoffs[-1]) & (group == holdout.TEST)
+    masks = split_masks(data, time_split(tuple(cutoffs.astype(object))), CustomerHoldout(seed=0))
+    train, test = np.flatnonzero(masks["training"]), masks["test"]
     X_test, y_test = data.X[test], data.value[test]
     print(f"{len(train):,} fitting rows on the training cutoffs; {test.sum():,} held-out test customers at "
           f"{cutoffs[-1]}", flush=True)  # fmt: skip

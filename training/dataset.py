@@ -237,24 +237,34 @@ class CustomerHoldout:
         return cls(int(card["seed"]), float(card["validation_share"]), float(card["test_share"]))
 
 
-def split_rows(data: Dataset, split: TimeSplit, holdout: CustomerHoldout) -> tuple[Dataset, Dataset, Dataset]:
-    """Training, validation and test rows: by cutoff and by customer group (see ``CustomerHoldout``).
+def split_masks(data: Dataset, split: TimeSplit, holdout: CustomerHoldout) -> dict[str, np.ndarray]:
+    """Boolean row masks of the three sides, by cutoff and by customer group (see ``CustomerHoldout``).
 
-    Raises ``TrainingError`` when a side would be empty (a shop too small for a held-out group).
+    Keys ``training``, ``validation``, ``test``; also ``group``, each row's customer group, for
+    callers (the benchmarks) that compare groups at one cutoff.
     """
     group = holdout.groups(data.customer_id)
-    sides = []
+    masks = {"group": group}
     for name, cutoffs, wanted in (("training", split.train, holdout.FIT),
                                   ("validation", (split.validation,), holdout.VALIDATION),
                                   ("test", (split.test,), holdout.TEST)):  # fmt: skip
-        rows = np.isin(data.cutoff, np.array(cutoffs, dtype="datetime64[D]")) & (group == wanted)
-        if not rows.any():
+        masks[name] = np.isin(data.cutoff, np.array(cutoffs, dtype="datetime64[D]")) & (group == wanted)
+    return masks
+
+
+def split_rows(data: Dataset, split: TimeSplit, holdout: CustomerHoldout) -> tuple[Dataset, Dataset, Dataset]:
+    """Training, validation and test rows (``split_masks``).
+
+    Raises ``TrainingError`` when a side would be empty (a shop too small for a held-out group).
+    """
+    masks = split_masks(data, split, holdout)
+    for name in ("training", "validation", "test"):
+        if not masks[name].any():
             raise TrainingError(
                 f"no {name} rows: none of the {name} customers (a seeded share of all customers) has a row at the "
                 f"{name} cutoff(s); the shop is too small for a held-out split: load more customers"
             )
-        sides.append(data.take(rows))
-    return sides[0], sides[1], sides[2]
+    return data.take(masks["training"]), data.take(masks["validation"]), data.take(masks["test"])
 
 
 def sample_rows(n: int, limit: int | None, seed: int) -> np.ndarray:

@@ -39,7 +39,7 @@ from training.dataset import (
     sample_rows,
     split_rows,
     time_split,
-)  # fmt: skip
+)
 from training.evaluation import candidate_metrics
 from training.export import export_checked
 from training.fusion import Fused
