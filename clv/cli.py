@@ -10,12 +10,14 @@ from clv import __version__, console
 from clv.config import Settings, load_settings
 from clv.errors import ClvError
 from ingest.errors import IngestError
+from ingest.generator.scenarios import SCENARIOS
 from training.errors import TrainingError
 from udfs.errors import UdfError
 
 DEFAULTS = Settings()
 DEFAULT_DB = DEFAULTS.db
 DEFAULT_SHOP = "data/sample_shop"
+SHOP_CUSTOMERS, SHOP_START, SHOP_END = 50_000, "2022-01-01", "2025-12-31"
 DEFAULT_MODELS = DEFAULTS.models_dir
 DEFAULT_PUBLISHED = DEFAULTS.published
 DEFAULT_REPORT = DEFAULTS.report
@@ -31,14 +33,14 @@ def _add_models_dir(p: argparse.ArgumentParser) -> None:
 
 
 def _shop_args(p: argparse.ArgumentParser, customers: int) -> None:
-    p.add_argument("--customers", type=int, default=customers, help=f"number of customers (default: {customers:,})")
+    # Size and period default to None here and are filled in by the command, since a scenario
+    # (clv generate --scenario) may bring its own.
+    p.add_argument("--customers", type=int, help=f"number of customers (default: {customers:,})")
     p.add_argument(
         "--seed", type=int, default=42, help="random seed; the same arguments give identical files (default: 42)"
     )
-    p.add_argument("--start", default="2022-01-01", help="first day of the shop's history (default: 2022-01-01)")
-    p.add_argument(
-        "--end", default="2025-12-31", help="last day of the shop's history, inclusive (default: 2025-12-31)"
-    )
+    p.add_argument("--start", help=f"first day of the shop's history (default: {SHOP_START})")
+    p.add_argument("--end", help=f"last day of the shop's history, inclusive (default: {SHOP_END})")
 
 
 def _load_args(p: argparse.ArgumentParser) -> None:
@@ -113,12 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate an online shop with buy-till-you-die customers, seasonality, browsing "
         "behaviour, returns and discounts; writes one file per table plus the latent ground truth.",
     )
-    _shop_args(gen, 50_000)
+    _shop_args(gen, SHOP_CUSTOMERS)
     gen.add_argument("--out", default=DEFAULT_SHOP, help=f"output folder (default: {DEFAULT_SHOP})")
     gen.add_argument(
         "--dirty", action="store_true", help="inject realistic faults at documented rates (see faults.json)"
     )
     gen.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default: parquet)")
+    gen.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        help="an unusual shop shape instead of the documented one: "
+        + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
+        + ". A scenario with its own size or period uses it unless --customers, --start or --end is given",
+    )
     gen.add_argument(
         "--workers", type=int, default=None, help="processes to use (default: all cores; output is the same)"
     )
@@ -256,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "customer in SQL, publish the serving database and write the HTML report.",
     )
     _add_db(demo)
-    _shop_args(demo, 50_000)
+    _shop_args(demo, SHOP_CUSTOMERS)
     demo.add_argument("--out", default=DEFAULT_SHOP, help=f"where the sample shop files go (default: {DEFAULT_SHOP})")
     _add_models_dir(demo)
     demo.add_argument("--trials", type=int, default=2, help="search trials per tree-ensemble family (default: 2)")

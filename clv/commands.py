@@ -8,6 +8,8 @@ from pathlib import Path
 from clv import console
 from clv.build import BuildResult, build_features, dbt_vars
 from ingest import generate_shop
+from ingest.generator.params import ShopParams
+from ingest.generator.scenarios import scenario
 from ingest.loader import LoadReport, load_files
 from ingest.mapping import apply_flags, read_mapping
 from ingest.pseudonymize import from_environment
@@ -16,12 +18,28 @@ from ingest.schema import LOAD_ORDER
 SHOP_FILES = {t: f"{t}.parquet" for t in LOAD_ORDER}
 
 
+def shop_shape(args: argparse.Namespace) -> tuple[int, str, str, ShopParams | None]:
+    """Customers, start, end and parameters: the flags, else the scenario's own, else the documented shop."""
+    from clv.cli import SHOP_CUSTOMERS, SHOP_END, SHOP_START
+
+    chosen = scenario(args.scenario) if getattr(args, "scenario", None) else None
+
+    def pick(flag: object, own: object, default: object) -> object:
+        return flag if flag is not None else own if own is not None else default
+
+    customers = pick(args.customers, chosen and chosen.customers, SHOP_CUSTOMERS)
+    start = pick(args.start, chosen and chosen.start, SHOP_START)
+    end = pick(args.end, chosen and chosen.end, SHOP_END)
+    return customers, start, end, chosen.shop_params() if chosen else None
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate the sample shop."""
-    with console.progress_bar(f"Generating {args.customers:,} customers") as update:
+    customers, start, end, params = shop_shape(args)
+    with console.progress_bar(f"Generating {customers:,} customers") as update:
         shop = generate_shop(
-            args.out, customers=args.customers, seed=args.seed, start=args.start, end=args.end,
-            dirty=args.dirty, fmt=args.format, workers=args.workers, progress=update,
+            args.out, customers=customers, seed=args.seed, start=start, end=end, dirty=args.dirty,
+            fmt=args.format, workers=args.workers, params=params, progress=update,
         )  # fmt: skip
     console.table(
         f"Sample shop in {shop.out_dir}",
@@ -210,7 +228,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the sample shop and run every stage on it."""
     gen = argparse.Namespace(
         out=args.out, customers=args.customers, seed=args.seed, start=args.start, end=args.end,
-        dirty=False, format="parquet", workers=None,
+        dirty=False, format="parquet", workers=None, scenario=None,
     )  # fmt: skip
     cmd_generate(gen)
     inputs = {t: [str(Path(args.out) / name)] for t, name in SHOP_FILES.items()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from clv import console
 from clv.errors import ClvError
 
@@ -21,7 +23,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with console.progress_bar("Training") as update:
         result = train_models(
             args.db, args.models_dir, settings,
-            log=lambda line: console.out.print(f"[dim]{line}[/]", highlight=False),
+            log=_print_log_line,
             progress=lambda stage, done, total: update(done, total),
         )  # fmt: skip
     for note in result.notes:
@@ -35,6 +37,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         rows.append([card["name"], card["version"], card["task"], f"{score:.4f}" if score is not None else "-",
                      "champion" if champion else ""])  # fmt: skip
     console.table(f"Registered in {args.models_dir}", ["model", "version", "task", "validation primary", ""], rows)
+    print_failures(result.failures and [f.as_dict() for f in result.failures])
     if result.split:
         console.out.print(
             f"Trained on {len(result.split.train)} cutoffs up to {result.split.train[-1]}, validated on "
@@ -42,6 +45,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             "figures with `clv evaluate`."
         )
     return 0
+
+
+def _print_log_line(line: str) -> None:
+    # Warnings (a dropped candidate, a skipped trial) stand out from the step-by-step log.
+    style = "yellow" if line.startswith("warning:") else "dim"
+    console.out.print(f"[{style}]{escape(line)}[/]", highlight=False)
+
+
+def print_failures(failed: list[dict] | None, when: str = "") -> None:
+    """The candidates a training run dropped, one line each, or nothing when none were."""
+    if not failed:
+        return
+    console.table(
+        f"Dropped in the training run{when} (the others were registered)",
+        ["model", "task", "stage", "why"],
+        [[f["name"], f["task"], f["stage"], f["reason"]] for f in failed],
+    )
 
 
 def print_evaluation(report: dict) -> None:
@@ -94,6 +114,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             console.out.print(f"No models in {root}: run `clv train`.")
             return 0
         console.table(f"Models in {root}", ["model", "version", "task", "created", "validation primary", ""], rows)
+        run = registry.last_run(root)
+        if run:
+            print_failures(run.get("failed"), f" of {run['created_at']}")
     elif args.models_command == "show":
         import json
 

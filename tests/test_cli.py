@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -48,6 +49,21 @@ def test_generate_then_load_from_the_command_line(tmp_path):
             "SELECT sum(rows_read), sum(rows_loaded), sum(rows_rejected) FROM raw.load_log"
         ).fetchone()
     assert read == loaded and rejected == 0
+
+
+def test_generate_writes_an_unusual_shop_by_scenario(tmp_path, capsys):
+    # The scenario's own size (200 customers) unless --customers says otherwise.
+    assert main(["generate", "--scenario", "tiny", "--out", str(tmp_path / "tiny")]) == 0
+    meta = json.loads((tmp_path / "tiny" / "shop.json").read_text())
+    assert meta["customers"] == 200
+    assert main(["generate", "--scenario", "large_units", "--customers", "300", "--out", str(tmp_path / "big")]) == 0
+    with duckdb.connect() as con:
+        median = con.execute(f"SELECT median(amount) FROM '{tmp_path / 'big' / 'orders.parquet'}'").fetchone()[0]
+    assert 1e6 < median < 5e7
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--scenario", "gigantic", "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'gigantic'" in capsys.readouterr().err
 
 
 def test_global_db_option_works_before_the_subcommand(tmp_path):

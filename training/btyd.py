@@ -199,6 +199,11 @@ class GammaGamma:
         if use.sum() < 10:
             raise TrainingError(f"Gamma-Gamma needs customers with repeat purchases and spend; got {int(use.sum())}")
         x, m = x[use], m[use]
+        # v is a scale in money units: fitting on spend in units of its median makes the fit, and
+        # the penalty on v, the same in any currency (a shop selling in cents or in millions would
+        # otherwise have its v pulled towards 0 by the penalty). p and q have no unit; v scales back.
+        unit = float(np.median(m))
+        m = m / unit
 
         def loss(log_params: np.ndarray) -> float:
             p, q, v = np.exp(log_params)
@@ -209,7 +214,7 @@ class GammaGamma:
             value = -np.mean(ll) + self.penalizer * (p**2 + q**2 + v**2)
             return float(value) if np.isfinite(value) else 1e100
 
-        starts = (np.zeros(3), np.log([2.0, 3.0, float(np.median(m))]))
+        starts = (np.zeros(3), np.log([2.0, 3.0, 1.0]))
         results = [minimize(loss, s, method="L-BFGS-B", options={"maxiter": 2_000}) for s in starts]
         best = min((r for r in results if r.fun < 1e99), key=lambda r: r.fun, default=None)
         if best is None or not best.success:
@@ -217,9 +222,9 @@ class GammaGamma:
         p, q, v = np.exp(best.x)
         if q <= 1:
             raise TrainingError(
-                f"Gamma-Gamma fit gave q = {q:.3f} <= 1, so expected spend is undefined; set a penalizer"
+                f"Gamma-Gamma fit gave q = {q:.3f} <= 1: order values are too heavy-tailed for a finite mean spend"
             )
-        self.params_ = GammaGammaParams(float(p), float(q), float(v))
+        self.params_ = GammaGammaParams(float(p), float(q), float(v * unit))
         return self
 
     def expected_order_value(self, frequency: object, monetary_value: object) -> np.ndarray:

@@ -24,7 +24,8 @@ from training.report import CHURN_COLUMNS, VALUE_COLUMNS, TestScores, evaluation
 from udfs import registry
 
 # Section ids, in page order; tests and the headless render check look for each.
-SECTIONS = ("summary", "accuracy", "gain", "deciles", "churn", "importance", "customers", "segments", "rfm", "cards")
+SECTIONS = ("summary", "accuracy", "dropped", "gain", "deciles", "churn", "importance", "customers", "segments", "rfm",
+            "cards")  # fmt: skip
 
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; margin: 0 auto;
@@ -198,6 +199,21 @@ def _cards(models_dir: Path) -> str:
     return _table(columns, rows) + '<p class="note">Full cards: <code>clv models show NAME VERSION</code>.</p>'
 
 
+def _dropped(models_dir: Path) -> str:
+    run = registry.last_run(models_dir)
+    if run is None:
+        return '<p class="note">No record of the latest training run in this registry (it predates the record).</p>'
+    failed = run.get("failed") or []
+    if not failed:
+        when = html.escape(run["created_at"])
+        return f'<p class="note">Every candidate of the run of {when} was fitted, exported and passed parity.</p>'
+    rows = [[f["name"], f["task"], f["stage"], f["reason"]] for f in failed]
+    return _table(["model", "task", "stage", "why"], rows) + (
+        f'<p class="note">Training run of {html.escape(run["created_at"])}: these candidates were dropped and '
+        "the run went on with the others.</p>"
+    )
+
+
 def write_report(
     db: str | Path,
     models_dir: str | Path,
@@ -273,6 +289,13 @@ def write_report(
             "finds the valuable customers (1 = perfect). Churn: probability of no order in the churn window. "
             "Highlighted rows are the champions.",
             _accuracy(report),
+        ),
+        _section(
+            "dropped",
+            "Candidates dropped in training",
+            "A candidate that fails to fit, to export or its parity check is dropped and the run goes on with the "
+            "others; none of these serve.",
+            _dropped(models_dir),
         ),
         _section(
             "gain",

@@ -15,6 +15,7 @@ there are and becomes the champion, and the result says so.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 from training.baseline import BTYDFit
 from training.baseline_candidate import Baseline
@@ -40,8 +42,10 @@ from training.dataset import (
     split_rows,
     time_split,
 )
+from training.errors import TrainingError
 from training.evaluation import candidate_metrics
 from training.export import export_checked
+from training.failures import Failure, attempt, one_line, survivors_or_raise
 from training.fusion import Fused
 from training.mlp import MLP
 from training.registry import register
@@ -92,14 +96,24 @@ class TrainResult:
     champions: dict[str, tuple[str, str]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
 
 Log = Callable[[str], None]
+# A candidate ready to register: itself, its ONNX model, its parity figures and its metrics.
+Exported = tuple[Candidate | Segmenter, onnx.ModelProto, dict[str, float], dict]
 
 
 def _fit_candidates(
-    train: Dataset, validation: Dataset, settings: TrainSettings, ctx: FitContext, log: Log, seconds: dict[str, float]
+    train: Dataset,
+    validation: Dataset,
+    settings: TrainSettings,
+    ctx: FitContext,
+    log: Log,
+    seconds: dict[str, float],
+    failures: list[Failure],
 ) -> list[Candidate]:
+    """Every candidate but the fused one, fitted and calibrated; a candidate that fails is dropped."""
     fitted: list[Candidate] = []
     families = settings.families
     train_rows = train.take(sample_rows(len(train), settings.max_train_rows, settings.seed))
@@ -108,7 +122,11 @@ def _fit_candidates(
     def timed(candidate_name: str, work: Callable[[], Candidate]) -> None:
         start = time.perf_counter()
         log(f"fitting {candidate_name}")
-        fitted.append(work())
+        task = candidate_name.split("_", 1)[0]
+        candidate = attempt(candidate_name, task, "fit", work, failures, log)
+        if candidate is None:
+            return
+        fitted.append(candidate)
         seconds[candidate_name] = time.perf_counter() - start
         log(f"{candidate_name} done in {seconds[candidate_name]:.1f} s")
 
@@ -124,7 +142,7 @@ def _fit_candidates(
 
     chosen: dict[str, tuple[dict, list]] = {}
     for task in ("value", "churn"):
-        if "btyd" in families:
+        if "btyd" in families and ctx.btyd is not None:
             timed(f"{task}_btyd", lambda task=task: Baseline(task).fit(train, validation, ctx))
         if "hgb" in families:
             # The tree shape is searched once per task, with the first loss; the other value losses
@@ -151,15 +169,36 @@ def _fit_candidates(
         if "ziln" in families and task == "value":
             ziln = {"head": "ziln", "max_epochs": settings.max_epochs}
             timed("value_ziln", lambda ziln=ziln: MLP("value", ziln).fit(mlp_rows, validation, ctx))
-    if "fused" in families:
-        values = [c for c in fitted if c.task == "value"]
-        scored = sorted(values, key=lambda c: -primary_score("value", validation.value, c.validation_predictions()))
-        parts = [c for c in scored if c.family != "btyd"][: settings.fuse_top]
-        parts += [c for c in values if c.family == "btyd"]
-        if len(parts) >= 2:
-            maes = [float(np.mean(np.abs(c.validation_predictions() - validation.value))) for c in parts]
-            timed("value_fused", lambda: Fused(parts, maes).fit(train, validation, ctx))
     return fitted
+
+
+def _fit_baseline(
+    X: np.ndarray, info: BuildInfo, cutoff: str, settings: TrainSettings, failures: list[Failure], log: Log
+) -> BTYDFit | None:
+    """BG/NBD + Gamma-Gamma on one cutoff's rows, or None (its candidates recorded as dropped) when it fails.
+
+    It comes first because the search may give its outputs to any tree ensemble as extra inputs;
+    without it the search goes on without them.
+    """
+    dropped: list[Failure] = []
+    fit = attempt("btyd", "value", "fit", lambda: BTYDFit.fit(X, info.horizon_days, info.churn_window_days, cutoff),
+                  dropped, lambda _line: None)  # fmt: skip
+    if fit is None:
+        for task in ("value", "churn") if "btyd" in settings.families else ():
+            failures.append(Failure(f"{task}_btyd", task, "fit", dropped[0].reason))
+            log(f"warning: {failures[-1].line()}")
+    return fit
+
+
+def _fuse(values: list[Candidate], train: Dataset, validation: Dataset, settings: TrainSettings) -> Fused | None:
+    """The fused value model over the best exported value candidates (None with fewer than two)."""
+    scored = sorted(values, key=lambda c: -primary_score("value", validation.value, c.validation_predictions()))
+    parts = [c for c in scored if c.family != "btyd"][: settings.fuse_top]
+    parts += [c for c in values if c.family == "btyd"]
+    if len(parts) < 2:
+        return None
+    maes = [float(np.mean(np.abs(c.validation_predictions() - validation.value))) for c in parts]
+    return Fused(parts, maes).fit(train, validation, FitContext())
 
 
 def train_models(
@@ -204,30 +243,52 @@ def train_models(
         seed=settings.seed, threads=settings.threads, log=log,
         epochs=(lambda e, n: progress("epochs", e, n)) if progress else None,
     )  # fmt: skip
-    # Always fitted: the search may give its outputs to any tree ensemble as extra inputs.
+    failures = result.failures
     start = time.perf_counter()
-    ctx.btyd = BTYDFit.fit(train.at(split.train[-1]).X, info.horizon_days, info.churn_window_days,
-                           split.train[-1].isoformat())  # fmt: skip
+    ctx.btyd = _fit_baseline(train.at(split.train[-1]).X, info, split.train[-1].isoformat(), settings, failures, log)
     result.seconds["btyd_fit"] = time.perf_counter() - start
-    candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds)
+    candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds, failures)
     parity_index = sample_rows(len(test), PARITY_ROWS, settings.seed)
     parity_rows = test.take(parity_index)
-    exported = []
-    for candidate in candidates:
+
+    def export(candidate: Candidate) -> Exported:
         log(f"exporting {candidate.name} to ONNX and checking it on {len(parity_index):,} test rows")
         test_raw = candidate.predict_raw(test.X)
         metrics = candidate_metrics(candidate, validation, test, test_raw)
         expected = candidate.calibration_.apply(test_raw[parity_index])
         model, parity = export_checked(candidate, parity_rows.X, expected)
-        exported.append((candidate, model, parity, metrics))
-    segmenter = None
+        return candidate, model, parity, metrics
+
+    def keep(candidate: Candidate | None) -> None:
+        if candidate is not None:
+            done = attempt(candidate.name, candidate.task, "export", lambda: export(candidate), failures, log)
+            exported.extend([done] if done else [])
+
+    exported: list[Exported] = []
+    for candidate in candidates:
+        keep(candidate)
+    if "fused" in settings.families:
+        # Fused from the value models whose exports passed: every part it serves passed on its own.
+        values = [e[0] for e in exported if e[0].task == "value"]
+        start = time.perf_counter()
+        keep(attempt("value_fused", "value", "fit", lambda: _fuse(values, train, validation, settings), failures, log))
+        result.seconds["value_fused"] = time.perf_counter() - start
+    for task in ("value", "churn"):
+        survivors_or_raise(task, sum(e[0].task == task for e in exported), failures)
     if "kmeans" in settings.families:
         start = time.perf_counter()
         log("fitting segment_kmeans")
-        segmenter = Segmenter(seed=settings.seed).fit(test.X)
+
+        def segments() -> Exported:
+            # Unsupervised, so fitted on the most rows the run has at one recent cutoff: every fitting
+            # customer at the latest training cutoff (a small shop's test group can be a few dozen).
+            segmenter = Segmenter(seed=settings.seed).fit(train.at(split.train[-1]).X)
+            return (segmenter, *export_checked(segmenter, parity_rows.X), {})
+
+        segmented = attempt("segment_kmeans", "segment", "fit", segments, failures, log)
+        exported.extend([segmented] if segmented else [])
         result.seconds["segment_kmeans"] = time.perf_counter() - start
-        model, parity = export_checked(segmenter, parity_rows.X)
-        exported.append((segmenter, model, parity, {}))
+        survivors_or_raise("segment", int(segmented is not None), failures)
     common = {
         "cutoffs": split.as_dict() | {"scoring": info.scoring_cutoff.isoformat()},
         "customers": holdout.as_dict(),
@@ -238,7 +299,22 @@ def train_models(
     }
     _register_all(models_dir, exported, common, result)
     _choose_champions(models_dir, result)
+    _record_run(models_dir, result)
     return result
+
+
+def _record_run(models_dir: Path, result: TrainResult) -> None:
+    """Write the registry's record of this run, so that `clv models list` and the report can show the drops."""
+    registry.write_json_atomic(
+        models_dir / registry.RUN_RECORD,
+        {
+            "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            "registered": [{"name": c["name"], "version": c["version"], "task": c["task"]} for c in result.cards],
+            "champions": {task: {"name": n, "version": v} for task, (n, v) in result.champions.items()},
+            "failed": [f.as_dict() for f in result.failures],
+            "notes": result.notes,
+        },
+    )
 
 
 def _register_all(models_dir: Path, exported: list, common: dict, result: TrainResult) -> None:
@@ -292,7 +368,13 @@ def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettin
         f"customers at {cutoff}; it is the champion until more history arrives"
     )
     log(note)
-    fit = BTYDFit.fit(rows.X, info.horizon_days, info.churn_window_days, cutoff.isoformat())
+    try:
+        fit = BTYDFit.fit(rows.X, info.horizon_days, info.churn_window_days, cutoff.isoformat())
+    except (TrainingError, ValueError) as err:
+        raise TrainingError(
+            f"no model could be trained: with {len(info.training_cutoffs)} training cutoffs only the BG/NBD "
+            f"baseline can be fitted, and it failed: {one_line(err)}"
+        ) from err
     ctx = FitContext(seed=settings.seed, btyd=fit, log=log)
     result = TrainResult(info=info, split=None, notes=[note])
     exported = []
@@ -307,8 +389,13 @@ def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettin
     common = {"cutoffs": {"fitted_on": cutoff.isoformat(), "scoring": info.scoring_cutoff.isoformat()},
               "horizon_days": info.horizon_days, "churn_window_days": info.churn_window_days,
               "training_rows": {"fit": len(rows)}, "seed": settings.seed, "note": note}  # fmt: skip
+    if "kmeans" in settings.families:
+        # Segments need no labels: they are fitted on the same rows as the baseline.
+        segmenter = Segmenter(seed=settings.seed).fit(rows.X)
+        exported.append((segmenter, *export_checked(segmenter, rows.X[:100_000]), {}))
     _register_all(models_dir, exported, common, result)
     for card in result.cards:
         registry.promote(models_dir, card["task"], card["name"], card["version"], reason=note)
         result.champions[card["task"]] = (card["name"], card["version"])
+    _record_run(models_dir, result)
     return result

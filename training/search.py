@@ -15,6 +15,8 @@ import numpy as np
 
 from training.candidates import Candidate, FitContext, target
 from training.dataset import Dataset, sample_rows
+from training.errors import TrainingError
+from training.failures import one_line
 from training.metrics import churn_metrics, value_metrics
 
 PRIMARY = {"value": "normalized_gini", "churn": "roc_auc"}
@@ -74,13 +76,33 @@ def search(
     """
     rows = sample_rows(len(train), sample, ctx.seed)
     subset = train.take(rows)
+    if ctx.btyd is None and "btyd_features" in space:
+        # The BG/NBD baseline could not be fitted on this shop: search without its outputs.
+        space = {**space, "btyd_features": [False]}
     results = []
+    errors: list[str] = []
     for params in configurations(space, trials, ctx.seed):
         settings = {k: v for k, v in params.items() if k != "btyd_features"}
         candidate = make(settings, bool(params.get("btyd_features", False)))
-        candidate.fit(subset, validation, ctx)
-        score = primary_score(candidate.task, target(validation, candidate.task), candidate.predict(validation.X))
+        try:
+            score = _trial_score(candidate, subset, validation, ctx)
+        except MemoryError:
+            raise
+        except Exception as err:
+            errors.append(one_line(err))
+            ctx.log(f"warning: {candidate.name} trial {params} failed and is skipped: {errors[-1]}")
+            continue
         results.append(Trial(params, score))
         ctx.log(f"{candidate.name} trial {params}: validation {PRIMARY[candidate.task]} {score:.4f}")
+    if not results:
+        raise TrainingError(f"every search trial failed, the first with: {errors[0]}")
     best = max(results, key=lambda t: t.score)
     return best.params, results
+
+
+def _trial_score(candidate: Candidate, subset: Dataset, validation: Dataset, ctx: FitContext) -> float:
+    candidate.fit(subset, validation, ctx)
+    score = primary_score(candidate.task, target(validation, candidate.task), candidate.predict(validation.X))
+    if not np.isfinite(score):
+        raise TrainingError(f"validation {PRIMARY[candidate.task]} is {score}")
+    return score

@@ -25,6 +25,7 @@ SEGMENT_FEATURES = (
     "tenure_days", "sessions_30d", "sessions_90d", "product_views_90d", "add_to_carts_90d", "days_since_last_session",
 )  # fmt: skip
 SILHOUETTE_SAMPLE = 10_000
+MIN_SEGMENT_CUSTOMERS = 10
 FIT_SAMPLE = 200_000  # k-means fits on a seeded sample of at most this many customers
 
 
@@ -45,8 +46,12 @@ class Segmenter:
         return np.sign(raw) * np.log1p(np.abs(raw))
 
     def fit(self, X: np.ndarray) -> Segmenter:
-        if len(X) < self.k_range[1] * 10:
-            raise TrainingError(f"{len(X)} customers are too few for up to {self.k_range[1]} segments")
+        # At least ten customers a segment: a small shop is offered fewer segments, not refused.
+        high = min(self.k_range[1], len(X) // MIN_SEGMENT_CUSTOMERS)
+        if high < self.k_range[0]:
+            raise TrainingError(
+                f"{len(X)} customers are too few for {self.k_range[0]} segments of at least {MIN_SEGMENT_CUSTOMERS}"
+            )
         if len(X) > FIT_SAMPLE:
             X = X[np.sort(np.random.default_rng(self.seed).choice(len(X), size=FIT_SAMPLE, replace=False))]
         logged = self._prepare(X)
@@ -57,7 +62,7 @@ class Segmenter:
         sample = rng.choice(len(Z), size=min(SILHOUETTE_SAMPLE, len(Z)), replace=False)
         self.silhouettes_: dict[int, float] = {}
         best = None
-        for k in range(self.k_range[0], self.k_range[1] + 1):
+        for k in range(self.k_range[0], high + 1):
             model = KMeans(n_clusters=k, n_init=4, random_state=self.seed).fit(Z)
             score = float(silhouette_score(Z[sample], model.labels_[sample]))
             self.silhouettes_[k] = score

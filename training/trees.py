@@ -3,8 +3,8 @@ classifier) and RandomForest, exported through skl2onnx.
 
 Tree thresholds are float64 in scikit-learn but float32 in ONNX. A float32 feature equal to the
 float32 rounding of a threshold can then go left in one and right in the other, so after
-conversion every threshold is replaced by the largest float32 not above scikit-learn's own: for
-float32 inputs, ``x <= t32`` then holds exactly when ``x <= t64`` does.
+conversion every threshold is replaced by the largest float32 not above scikit-learn's own
+(``training.thresholds``): for float32 inputs, ``x <= t32`` then holds exactly when ``x <= t64`` does.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sklearn.ensemble import (
 
 from training.candidates import Candidate, FitContext, single_output
 from training.onnx_tools import TARGET_OPSET, compose_graph
+from training.thresholds import make_exact, sklearn_thresholds
 
 TWEEDIE_POWER = 1.5
 LOG_LINK = ("poisson", "tweedie")
@@ -54,6 +55,7 @@ class _SklearnTrees(Candidate):
             self.model_, initial_types=[("features", FloatTensorType([None, width]))],
             target_opset=TARGET_OPSET, options=options,
         )  # fmt: skip
+        make_exact(converted, sklearn_thresholds(self.model_))
         if self.task == "churn":
             # probabilities is N x 2 (classes 0, 1): keep the churn column.
             inner = single_output(converted, "probabilities")

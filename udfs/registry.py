@@ -5,6 +5,7 @@ Layout under the registry root (``onnx_models/`` by default)::
     <name>/<version>/model.onnx     the model; never changed once written
     <name>/<version>/card.json      what it is: task, features, spec hash, cutoffs, metrics, sha256
     champions/<task>.json           {"name", "version", "history": [...]}, replaced atomically
+    last_training.json              the latest training run: what it registered and what it dropped
 
 Versions are written by ``training.registry``; this module reads them and moves the pointers
 (``promote``, ``rollback``), which is all that scoring needs. It imports nothing heavy.
@@ -30,6 +31,7 @@ VERSION = re.compile(r"^v[0-9]{1,6}$")
 POINTERS = "champions"
 TASKS = ("value", "churn", "segment")
 VERSION_FILES = frozenset({"model.onnx", "card.json"})
+RUN_RECORD = "last_training.json"
 
 
 def check_name(name: str, what: str = "model name") -> str:
@@ -152,7 +154,8 @@ def champion(root: Path, task: str) -> dict | None:
         raise RegistryError(f"cannot read the champion pointer {path}: {err}") from err
 
 
-def _write_atomic(path: Path, payload: dict) -> None:
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Replace ``path`` with ``payload`` as JSON in one rename (staged and fsynced first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep(path.parent, path.name)  # pointers staged by writers killed before their rename
     tmp = staging_path(path)
@@ -176,7 +179,7 @@ def promote(root: Path, task: str, name: str, version: str | None = None, reason
     current = champion(root, task) or {"history": []}
     entry = {"name": name, "version": card["version"], "at": dt.datetime.now(dt.UTC).isoformat(), "reason": reason}
     pointer = {"task": task, "name": name, "version": card["version"], "history": [*current["history"], entry]}
-    _write_atomic(_pointer_path(root, task), pointer)
+    write_json_atomic(_pointer_path(root, task), pointer)
     return pointer
 
 
@@ -196,5 +199,16 @@ def rollback(root: Path, task: str) -> dict:
     cut = max(i for i, h in enumerate(current["history"]) if h is previous)
     pointer = {"task": task, "name": previous["name"], "version": previous["version"],
                "history": [*current["history"][:cut], entry]}  # fmt: skip
-    _write_atomic(_pointer_path(root, task), pointer)
+    write_json_atomic(_pointer_path(root, task), pointer)
     return pointer
+
+
+def last_run(root: Path) -> dict | None:
+    """The record of the latest training run (registered versions, dropped candidates), or None."""
+    path = Path(root) / RUN_RECORD
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise RegistryError(f"cannot read the training record {path}: {err}") from err

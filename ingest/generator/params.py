@@ -96,8 +96,10 @@ HOUR_DEMAND: tuple[float, ...] = (
 class ShopParams:
     """Distribution parameters of the sample shop (rates per day unless named otherwise)."""
 
-    # Acquisition: yearly growth of the number of new customers per day.
+    # Acquisition: yearly growth of the number of new customers per day; a window > 0 days puts
+    # every acquisition in the period's first that many days instead (one launch campaign).
     cohort_growth_per_year: float = 0.45
+    acquisition_window_days: int = 0
     # Buy-till-you-die purchasing: lambda ~ Gamma(r, 1/alpha) per day, p ~ Beta(a, b).
     rate_shape_r: float = 0.85
     rate_scale: float = 0.045 / 0.85

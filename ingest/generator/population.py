@@ -56,11 +56,16 @@ def sample_hours(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def acquisition_days(spec: ShopSpec, rng: np.random.Generator) -> np.ndarray:
-    """Acquisition times in growing cohorts: daily intake grows exponentially and peaks in Q4."""
-    t = np.arange(spec.days)
+    """Acquisition times in growing cohorts: daily intake grows exponentially and peaks in Q4.
+
+    With ``acquisition_window_days`` set, the same curve is confined to the period's first days.
+    """
+    window = spec.params.acquisition_window_days
+    days = min(window, spec.days) if window > 0 else spec.days
+    t = np.arange(days)
     intake = np.exp(np.log1p(spec.params.cohort_growth_per_year) * t / 365.25)
-    intake *= day_season(spec.start, spec.days, spec.params.seasonal)
-    day = rng.choice(spec.days, size=spec.customers, p=intake / intake.sum())
+    intake *= day_season(spec.start, days, spec.params.seasonal)
+    day = rng.choice(days, size=spec.customers, p=intake / intake.sum())
     return np.sort(day + sample_hours(rng, spec.customers))
 
 

@@ -94,6 +94,21 @@ def test_gamma_gamma_recovers_its_parameters():
     assert population < one < many < 500.0
 
 
+def test_gamma_gamma_is_the_same_fit_in_any_currency():
+    # p and q have no unit and v is a money scale: amounts in cents or in millions must give the
+    # same p and q and a v scaled with them (the penalty once pulled v towards 0 in large units).
+    rng = np.random.default_rng(9)
+    nu = rng.gamma(4.0, 1 / 15.0, size=5_000)
+    x = rng.integers(1, 8, size=5_000)
+    mean_value = np.array([rng.gamma(6.0, 1 / n_, size=k).mean() for n_, k in zip(nu, x, strict=True)])
+    base = GammaGamma(penalizer=1e-4).fit(x, mean_value).params_
+    for factor in (1e-2, 1e5):
+        scaled = GammaGamma(penalizer=1e-4).fit(x, mean_value * factor).params_
+        assert scaled.p == pytest.approx(base.p, rel=1e-4)
+        assert scaled.q == pytest.approx(base.q, rel=1e-4)
+        assert scaled.v == pytest.approx(base.v * factor, rel=1e-4)
+
+
 def test_gamma_gamma_closed_form():
     model = GammaGamma()
     model.params_ = GammaGammaParams(p=2.0, q=3.0, v=10.0)

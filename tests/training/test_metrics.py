@@ -81,3 +81,19 @@ def test_parity_fails_outside_the_stated_tolerance():
     with pytest.raises(TrainingError, match="disagrees"):
         parity("value", expected, np.array([0.0, np.nan, 1000.0]))
     assert parity("segment", np.arange(2000) % 3, np.arange(2000) % 3)["agreement"] == 1.0
+
+
+def test_value_parity_is_the_same_in_any_currency():
+    from training.errors import TrainingError
+    from training.export import parity
+
+    # A customer predicted near zero among customers worth thousands: float32 arithmetic on the
+    # thousands leaves an absolute error that scales with the currency, not with this prediction.
+    expected = np.array([0.6, 5_000.0, 8_000.0, 12_000.0])
+    for unit in (1.0, 1e4):
+        actual = expected * unit + np.array([0.007, 0.0, 0.0, 0.0]) * unit
+        assert parity("value", expected * unit, actual)["max_error"] <= 1e-3
+        with pytest.raises(TrainingError, match="disagrees"):
+            parity("value", expected * unit, actual + np.array([0.0, 30.0, 0.0, 0.0]) * unit)
+    # A shop whose every prediction is zero is measured in absolute terms.
+    assert parity("value", np.zeros(3), np.full(3, 1e-4))["max_error"] == pytest.approx(1e-4)

@@ -159,7 +159,9 @@ def test_short_history_fits_the_baseline_alone_and_says_so(built, tmp_path):
     last = dt.date.fromisoformat(max(built.result.training_cutoffs))
     build_features(db, dbt_vars(training_cutoffs=[str(last - dt.timedelta(days=31)), str(last)]), full_refresh=True)
     result = train_models(db, tmp_path / "m", SETTINGS)
-    assert sorted(c["name"] for c in result.cards) == ["churn_btyd", "value_btyd"]
+    assert sorted(c["name"] for c in result.cards) == ["churn_btyd", "segment_kmeans", "value_btyd"]
     assert "fitted the BG/NBD + Gamma-Gamma baseline alone" in result.notes[0]
     assert registry.champion(tmp_path / "m", "value")["name"] == "value_btyd"
+    # Segments need no labels, so a short history gets them too and can be scored.
+    assert registry.champion(tmp_path / "m", "segment")["name"] == "segment_kmeans"
     assert Path(tmp_path / "m" / "value_btyd" / "v1" / "model.onnx").exists()

@@ -1,0 +1,81 @@
+"""The bank of unusual shops: the whole pipeline on each shape either scores every customer or
+stops with a one-line error that says what the data lacks (docs/RELIABILITY.md, "Unusual shops").
+
+Each case generates a small shop of its scenario, loads it, builds the features, trains every
+family with a small budget and scores in SQL through dbt. The wholesale case runs with the 91-day
+horizon and churn window of the invoice-level file that first broke `clv run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from clv.build import build_features, dbt_vars
+from clv.errors import ClvError
+from clv.score import score_customers
+from ingest import generate_shop
+from ingest.errors import IngestError
+from ingest.generator.scenarios import SCENARIOS
+from ingest.loader import load_files
+from tests.conftest import shop_inputs
+from training.errors import TrainingError
+from udfs import registry
+from udfs.errors import UdfError
+
+# Scenario -> (customers, dbt vars): small enough for the suite, large enough to train on.
+CASES = {
+    "wholesale": (1_500, {"horizon_days": 91, "churn_window_days": 91}),
+    "frequent": (300, {}),
+    "one_time": (2_000, {}),
+    "tiny": (None, {}),  # the scenario's own 200
+    "short": (1_500, {}),
+    "one_week": (1_500, {}),
+    "large_units": (1_500, {}),
+}
+# What each shape does today; a change either way is worth a look (and a line in the docs).
+SCORES = {"wholesale", "frequent", "one_time", "tiny", "short", "one_week", "large_units"}
+
+
+def run_pipeline(name: str, root: Path) -> dict[str, object]:
+    """Generate, load, build, train and score one scenario; returns what the scoring produced."""
+    from training.pipeline import TrainSettings, train_models
+
+    customers, variables = CASES[name]
+    sc = SCENARIOS[name]
+    shop = generate_shop(root / "shop", customers=customers or sc.customers, seed=3, start=sc.start or "2022-01-01",
+                         end=sc.end or "2025-12-31", params=sc.shop_params(), workers=2)  # fmt: skip
+    db = root / "clv.duckdb"
+    load_files(db, shop_inputs(shop))
+    build_features(db, dbt_vars(**variables))
+    models = root / "models"
+    settings = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
+    result = train_models(db, models, settings)
+    scored = score_customers(db, models)
+    return {"shop": shop, "db": db, "models": models, "train": result, "scored": scored}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_unusual_shop_scores_every_customer_or_stops_with_one_line(name, tmp_path):
+    try:
+        out = run_pipeline(name, tmp_path)
+    except (ClvError, IngestError, TrainingError, UdfError) as err:
+        message = str(err)
+        assert name not in SCORES, f"{name} was expected to score, but stopped: {message}"
+        assert "\n" not in message and 20 < len(message) < 600, message
+        return
+    assert name in SCORES, f"{name} was expected to stop, but it scored"
+    db = out["db"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        customers = con.execute("SELECT count(*) FROM raw.customers").fetchall()[0][0]
+        scored, bad = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE predicted_clv IS NULL OR NOT isfinite(predicted_clv) "
+            "OR predicted_clv < 0 OR churn_probability NOT BETWEEN 0 AND 1) FROM customer_scores"
+        ).fetchall()[0]
+    assert out["scored"]["customers"] == scored == customers
+    assert bad == 0
+    record = registry.last_run(out["models"])
+    assert {c["name"] for c in out["train"].cards} == {r["name"] for r in record["registered"]}
+    assert [f.as_dict() for f in out["train"].failures] == record["failed"]
