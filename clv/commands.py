@@ -194,14 +194,33 @@ def _model_to_report(args: argparse.Namespace, ground_truth: str | None) -> None
         "as_of_date", "training_cutoffs", "horizon_days", "churn_window_days", "n_training_cutoffs")}))  # fmt: skip
     cmd_train(argparse.Namespace(db=args.db, models_dir=args.models_dir, seed=args.seed, trials=args.trials,
                                  only=None))  # fmt: skip
-    cmd_evaluate(argparse.Namespace(db=args.db, models_dir=args.models_dir, ground_truth=ground_truth,
-                                    out=str(Path(args.db).parent / "evaluation.json")))  # fmt: skip
+    # A history too short for a time split trains the baseline alone: it scores, but there is no
+    # test cutoff to evaluate or report on, so those two stages are skipped, not failed.
+    evaluable = _has_test_cutoff(Path(args.models_dir))
+    if evaluable:
+        cmd_evaluate(argparse.Namespace(db=args.db, models_dir=args.models_dir, ground_truth=ground_truth,
+                                        out=str(Path(args.db).parent / "evaluation.json")))  # fmt: skip
     cmd_score(argparse.Namespace(db=args.db, models_dir=args.models_dir, **{name: option(name) for name in (
         "vip_percentile", "regular_percentile", "discount_rate")}))  # fmt: skip
     cmd_publish(args)
     print_highlights(args.published)
-    cmd_report(argparse.Namespace(db=args.db, models_dir=args.models_dir, report=args.report,
-                                  ground_truth=ground_truth))  # fmt: skip
+    if evaluable:
+        cmd_report(argparse.Namespace(db=args.db, models_dir=args.models_dir, report=args.report,
+                                      ground_truth=ground_truth))  # fmt: skip
+    else:
+        console.out.print(
+            "[yellow]Skipped the evaluation and the report: the history is too short for a test cutoff, so the "
+            "champions were fitted without one. Every customer is scored; retrain once more history arrives.[/]"
+        )
+
+
+def _has_test_cutoff(models_dir: Path) -> bool:
+    """Whether the value champion was trained with a time split (and so has a test cutoff)."""
+    from udfs import registry
+
+    pointer = registry.champion(models_dir, "value")
+    card = registry.read_card(models_dir, pointer["name"], pointer["version"]) if pointer else {}
+    return bool(card.get("cutoffs", {}).get("test"))
 
 
 def _try_next(args: argparse.Namespace) -> None:

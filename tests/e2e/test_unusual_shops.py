@@ -79,3 +79,21 @@ def test_each_unusual_shop_scores_every_customer_or_stops_with_one_line(name, tm
     record = registry.last_run(out["models"])
     assert {c["name"] for c in out["train"].cards} == {r["name"] for r in record["registered"]}
     assert [f.as_dict() for f in out["train"].failures] == record["failed"]
+
+
+def test_clv_run_on_a_history_too_short_for_a_test_cutoff_scores_and_skips_the_evaluation(tmp_path, capsys):
+    from clv.cli import main
+    from ingest.schema import LOAD_ORDER
+
+    sc = SCENARIOS["short"]
+    shop = generate_shop(tmp_path / "shop", customers=800, seed=4, start=sc.start, end=sc.end, workers=2)
+    files = [a for t in LOAD_ORDER for a in (f"--{t.replace('_', '-')}", str(shop.files[t]))]
+    published, report = tmp_path / "published.duckdb", tmp_path / "report.html"
+    code = main(["--db", str(tmp_path / "clv.duckdb"), "--models-dir", str(tmp_path / "models"), "run", *files,
+                 "--to", str(published), "--report", str(report)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Skipped the evaluation and the report" in out
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM customer_scores").fetchall()[0][0] == 800
+    assert not report.exists()

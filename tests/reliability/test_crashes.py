@@ -38,18 +38,35 @@ def trial_counts(quick: int) -> list:
     return [pytest.param(quick, id=f"{quick}-trials"), full]
 
 
-def start(*args: str) -> subprocess.Popen:
-    """A process in a session of its own, so that killing it takes its children (dbt) too."""
-    return subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+STARTED = "started"
+# The line a trial process runs when its work begins: say so, then send the rest of its output
+# (dbt's log) to /dev/null, so that a full pipe never stalls it.
+REPORT_START = 'import os; print("started", flush=True); os.dup2(os.open(os.devnull, os.O_WRONLY), 1)'
+
+
+def start(stderr: Path, *args: str) -> subprocess.Popen:
+    """A process in a session of its own (killing it takes its children, dbt, too), started and at work.
+
+    The child prints ``started`` once its imports are done and its work begins; this returns only
+    then, so a kill that follows hits a process that is doing the work under trial, not one still
+    importing or one that died on import (its stderr, kept in ``stderr``, is then the failure).
+    """
+    proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.PIPE, stderr=stderr.open("wb"), text=True)
+    line = proc.stdout.readline()
+    if line.strip() != STARTED:
+        proc.wait()
+        raise AssertionError(f"the trial process did not start its work (exit {proc.returncode}): "
+                             f"{stderr.read_text()[-2000:]}")  # fmt: skip
+    return proc
 
 
 def kill(proc: subprocess.Popen) -> bool:
-    """SIGKILL the process and its children; whether it was still running."""
-    running = proc.poll() is None
+    """SIGKILL the process and its children; whether it was still running when the kill hit."""
     with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return running
+    # -SIGKILL: the kill ended it; anything else: it had exited by itself before the kill.
+    return proc.returncode == -signal.SIGKILL
 
 
 def read_only(db: Path, timeout: float = 30.0) -> duckdb.DuckDBPyConnection:
@@ -64,14 +81,27 @@ def read_only(db: Path, timeout: float = 30.0) -> duckdb.DuckDBPyConnection:
             time.sleep(0.2)
 
 
+def test_the_harness_counts_only_kills_that_hit_a_live_process_at_work(tmp_path):
+    # A child that dies on import never reports starting: that is a failure, not a survived trial.
+    with pytest.raises(AssertionError, match=r"did not start its work(.|\n)*no_such_module"):
+        start(tmp_path / "stderr.txt", sys.executable, "-c", "import no_such_module")
+    # A child that has finished by the time of the kill was not killed.
+    done = start(tmp_path / "stderr.txt", sys.executable, "-c", REPORT_START)
+    done.wait(timeout=60)
+    assert kill(done) is False
+    busy = start(tmp_path / "stderr.txt", sys.executable, "-c", REPORT_START + "\nimport time; time.sleep(60)")
+    assert kill(busy) is True
+
+
 PUBLISHER = textwrap.dedent(
     """
     import sys
     from clv.publish import publish
+    {started}
     while True:
         publish(sys.argv[1], sys.argv[2])
     """
-)
+).replace("{started}", REPORT_START)
 
 
 def _published(path: Path) -> dict[str, int]:
@@ -84,11 +114,12 @@ def test_publish_killed_at_random_moments_leaves_the_last_good_file(scored, tmp_
     target = tmp_path / "serving" / "published.duckdb"
     expected = publish(db, target)
     rng = random.Random(5)
-    survived = 0
+    kills = survived = 0
     for _ in range(TRIALS):
-        proc = start(sys.executable, "-c", PUBLISHER, str(db), str(target))
-        time.sleep(rng.uniform(0.5, 3.0))  # the interpreter starts in ~0.5 s; each publish takes about as long
-        kill(proc)
+        proc = start(tmp_path / "stderr.txt", sys.executable, "-c", PUBLISHER, str(db), str(target))
+        time.sleep(rng.uniform(0.0, 2.5))  # each publish takes about a second: any moment of one or two
+        assert kill(proc), (tmp_path / "stderr.txt").read_text()[-2000:]  # it publishes forever unless it failed
+        kills += 1
         # Whatever moment the kill hit, the serving file opens and holds every table whole.
         assert _published(target) == expected
         survived += 1
@@ -97,7 +128,18 @@ def test_publish_killed_at_random_moments_leaves_the_last_good_file(scored, tmp_
     # The next publish removed what the killed ones left behind.
     assert list(target.parent.glob(".*.tmp*")) == []
     assert sorted(p.name for p in target.parent.iterdir()) == ["published.duckdb"]
-    print(f"crash trials (publish): {survived} killed, {survived} survived, {len(leftovers)} staging files swept")
+    print(f"crash trials (publish): {kills} killed, {survived} survived, {len(leftovers)} staging files swept")
+
+
+# What `clv build` runs, with the start of its work reported.
+BUILDER = textwrap.dedent(
+    """
+    import sys
+    from clv.build import build_features
+    {started}
+    build_features(sys.argv[1])
+    """
+).replace("{started}", REPORT_START)
 
 
 def _relations(db: Path) -> dict[str, tuple[int, int]]:
@@ -112,18 +154,21 @@ def _relations(db: Path) -> dict[str, tuple[int, int]]:
 @pytest.mark.parametrize("trials", trial_counts(2))
 def test_dbt_build_killed_at_random_moments_leaves_every_relation_whole(built, tmp_path, trials):
     db = copy_db(built.db, tmp_path / "clv.duckdb")
-    build = (sys.executable, "-m", "clv", "build", "--db", str(db))
+    build = (sys.executable, "-c", BUILDER, str(db))
     began = time.monotonic()
-    subprocess.run(build, check=True, capture_output=True, timeout=600)  # the last good state
+    proc = start(tmp_path / "stderr.txt", *build)  # the last good state, timed from the start of its work
+    assert proc.wait(timeout=600) == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
     duration = time.monotonic() - began
     expected = _relations(db)
     rng = random.Random(11)
-    kills = survived = 0
+    kills = survived = finished_first = 0
     while kills < trials:
-        proc = start(*build)
-        time.sleep(rng.uniform(0.5, duration))
+        proc = start(tmp_path / "stderr.txt", *build)
+        time.sleep(rng.uniform(0.0, duration))
         if not kill(proc):
-            continue  # it finished first: not a crash trial
+            assert proc.returncode == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
+            finished_first += 1  # it finished before the kill: not a crash trial
+            continue
         kills += 1
         # Every relation dbt had built is there whole, with the content of the last good build
         # (dbt swaps each one in inside a transaction); anything else is a staging leftover.
@@ -131,9 +176,10 @@ def test_dbt_build_killed_at_random_moments_leaves_every_relation_whole(built, t
         assert {n: state.get(n) for n in expected} == expected
         assert all("__dbt" in n for n in set(state) - set(expected)), set(state) - set(expected)
         survived += 1
-    subprocess.run(build, check=True, capture_output=True, timeout=600)
+    assert start(tmp_path / "stderr.txt", *build).wait(timeout=600) == 0
     assert _relations(db) == expected  # the next run succeeds and leaves nothing behind
-    print(f"crash trials (dbt build, {duration:.0f} s each): {kills} killed, {survived} survived")
+    print(f"crash trials (dbt build, {duration:.0f} s each): {kills} killed mid-build, {survived} survived, "
+          f"{finished_first} finished before their kill (not counted)")  # fmt: skip
 
 
 EXPORTER = textwrap.dedent(
@@ -146,11 +192,12 @@ EXPORTER = textwrap.dedent(
     card = registry.read_card(source, name)
     model = onnx.load(f"{source}/{name}/{card['version']}/model.onnx")
     base = {k: card[k] for k in ("name", "task", "metrics", "cutoffs", "model") if k in card}
+    {started}
     while True:
         written = register(root, model, base)
         registry.promote(root, card["task"], name, written["version"], reason="crash trial")
     """
-)
+).replace("{started}", REPORT_START)
 
 
 def _check_registry(root: Path, checked: set[tuple[str, str]]) -> None:
@@ -181,11 +228,12 @@ def test_export_killed_at_random_moments_leaves_the_registry_whole(trained, tmp_
     rng = random.Random(13)
     checked: set[tuple[str, str]] = set()
     left: set[str] = set()
-    survived = 0
+    kills = survived = 0
     for _ in range(trials):
-        proc = start(*exporter)
-        time.sleep(rng.uniform(1.0, 4.0))  # imports take ~1 s; each version is written in a fraction of that
-        kill(proc)
+        proc = start(tmp_path / "stderr.txt", *exporter)
+        time.sleep(rng.uniform(0.0, 3.0))  # each version is written in a fraction of a second
+        assert kill(proc), (tmp_path / "stderr.txt").read_text()[-2000:]  # it exports forever unless it failed
+        kills += 1
         # No half-written version is visible, every pointer names a whole one, and scoring works.
         _check_registry(root, checked)
         with udfs.connect(trained.built.db, root) as con:
@@ -199,5 +247,5 @@ def test_export_killed_at_random_moments_leaves_the_registry_whole(trained, tmp_
     registry.promote(root, "value", name, written["version"], reason="after the crash trials")
     assert _hidden(root, name) == set()
     _check_registry(root, checked)
-    print(f"crash trials (export): {survived} killed, {survived} survived, {len(checked)} versions verified, "
+    print(f"crash trials (export): {kills} killed, {survived} survived, {len(checked)} versions verified, "
           f"{len(left)} staging entries of killed writers swept")  # fmt: skip
