@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow reliability report-check lint format bench clean
+.PHONY: install demo test test-fast test-slow reliability report-check lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ format: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The quick tier for a change to one module: contract, maths, ONNX guard and export, config, loading
+# small files (tests marked `fast`: no generated shop, no dbt run).
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m fast
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow

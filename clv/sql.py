@@ -1,8 +1,8 @@
 """``clv sql``: run SQL against the database, from ``-c``, from stdin, or at a prompt.
 
 The connection is read-only, so a prompt left open never blocks a load or a build for long
-(DuckDB allows one writer or many readers). The scoring functions of ``udfs`` will be registered
-here once they exist (issue #5).
+(DuckDB allows one writer or many readers). The scoring functions of ``udfs`` (``predict_clv``,
+``churn_score``, ...) are registered on it, serving the champions of the model registry.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from clv.config import Settings, load_settings
 from clv.errors import ClvError
 from tests.conftest import write
 
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 FULL = """
 [paths]
 db = "work/shop.duckdb"

@@ -1,4 +1,4 @@
-"""Training: datasets from the feature marts, estimators, evaluation, ONNX export, registry.
+"""Training: datasets from the feature marts, estimators, evaluation, ONNX export, registry writer.
 
-Built in issue #4; the package exists now so that the distribution and its imports are stable.
+``training.pipeline.train_models`` is the whole run; ``docs/TRAINING.md`` describes it.
 """

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from udfs import contract
+
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 
 DBT = Path(__file__).resolve().parents[2] / "dbt_project"
 

@@ -133,6 +133,7 @@ def test_rejected_csv_rows_point_at_their_line(dirty_csv_load, dirty_csv_shop):
         assert lines[line - 1].startswith(f'"{order_id}"')
 
 
+@pytest.mark.fast
 def test_transactions_file_loads_with_a_three_line_mapping(tmp_path):
     csv = write(
         tmp_path / "tx.csv",
@@ -151,6 +152,7 @@ def test_transactions_file_loads_with_a_three_line_mapping(tmp_path):
     assert sum(f.rows_unchanged for f in again.files) == 4 and again.derived_customers == 0
 
 
+@pytest.mark.fast
 def test_amount_and_date_formats(tmp_path):
     csv = write(
         tmp_path / "eu.csv",
@@ -168,6 +170,7 @@ def test_amount_and_date_formats(tmp_path):
     assert got == {"K1": 1234.5, "K2": 12.5}
 
 
+@pytest.mark.fast
 def test_ambiguous_plain_amounts_are_rejected_not_guessed(tmp_path):
     csv = write(tmp_path / "o.csv", 'customer_id,ordered_at,amount\nA,2024-01-01,"12,50"\nB,2024-01-01,$1,234.50\n')
     # The second line has an unquoted comma: one field too many, so the line is malformed.
@@ -175,6 +178,7 @@ def test_ambiguous_plain_amounts_are_rejected_not_guessed(tmp_path):
     assert report.files[0].rejected_by_rule == {"invalid_amount": 1, "malformed_csv_line": 1}
 
 
+@pytest.mark.fast
 def test_time_zones_are_normalised_to_utc(tmp_path):
     csv = write(
         tmp_path / "o.csv",
@@ -199,6 +203,7 @@ def test_missing_required_column_fails_and_changes_nothing(shop, clean_db, tmp_p
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
 
 
+@pytest.mark.fast
 def test_a_first_load_that_fails_leaves_no_database(tmp_path):
     bad = write(tmp_path / "o.csv", "client,ordered_at,amount\nA,2024-01-01,1\n")
     db = tmp_path / "new" / "clv.duckdb"
@@ -223,6 +228,7 @@ def test_a_failure_mid_load_rolls_everything_back(shop, clean_db, tmp_path, monk
     assert counts(copy) == before
 
 
+@pytest.mark.fast
 def test_changed_rows_replace_old_ones(tmp_path):
     db = tmp_path / "db.duckdb"
     first = write(
@@ -239,6 +245,7 @@ def test_changed_rows_replace_old_ones(tmp_path):
         assert dict(con.execute("SELECT order_id, amount FROM raw.orders").fetchall()) == {"O1": 10, "O2": 25, "O3": 5}
 
 
+@pytest.mark.fast
 def test_orders_for_unknown_customers_are_rejected_once_customers_are_loaded(tmp_path):
     db = tmp_path / "db.duckdb"
     customers = write(tmp_path / "c.csv", "customer_id,country\nA,DE\n")
@@ -248,6 +255,7 @@ def test_orders_for_unknown_customers_are_rejected_once_customers_are_loaded(tmp
     assert report.derived_customers == 0
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
@@ -261,6 +269,7 @@ def test_bad_requests(tmp_path, inputs, message):
         load_files(tmp_path / "db.duckdb", inputs)
 
 
+@pytest.mark.fast
 def test_empty_and_unknown_files(tmp_path):
     empty = write(tmp_path / "o.csv", "")
     with pytest.raises(LoadError, match="the file is empty"):
@@ -273,6 +282,7 @@ def test_empty_and_unknown_files(tmp_path):
         load_files(tmp_path / "db.duckdb", {"orders": [str(not_parquet)]})
 
 
+@pytest.mark.fast
 def test_mapping_errors_name_the_fix(tmp_path):
     with pytest.raises(LoadError, match="orders has no column 'client'"):
         parse_mapping({"orders": {"client": "c"}})
@@ -288,6 +298,7 @@ def test_mapping_errors_name_the_fix(tmp_path):
         read_mapping(bad_yaml)
 
 
+@pytest.mark.fast
 def test_a_date_format_that_cannot_apply_names_the_file_and_changes_nothing(tmp_path):
     csv = write(tmp_path / "o.csv", "customer_id,ordered_at,amount\nA,05.01.2024,1\n")
     db = tmp_path / "db.duckdb"

@@ -8,6 +8,8 @@ import pytest
 from training.btyd import BGNBD, BGNBDParams, GammaGamma, GammaGammaParams
 from training.errors import NotFittedError, TrainingError
 
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 TRUE = {"r": 0.6, "alpha": 4.0, "a": 0.8, "b": 2.5}
 
 

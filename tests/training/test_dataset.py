@@ -11,6 +11,8 @@ from training.dataset import CustomerHoldout, Dataset, TimeSplit, split_rows
 from training.errors import TrainingError
 from udfs.contract import FEATURES
 
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 CUTOFFS = tuple(dt.date(2024, m, 1) for m in range(1, 7))
 
 

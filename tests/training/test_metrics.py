@@ -15,6 +15,8 @@ from training.metrics import (
     value_metrics,
 )
 
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 
 def test_gini_of_a_hand_computed_ordering():
     # Two of four customers hold all value (10 and 30). Ordered 30, 10, 0, 0 the Lorenz curve passes

@@ -13,6 +13,8 @@ from training.segments import Segmenter
 from training.trees import HGB
 from udfs.contract import FEATURES
 
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 
 def _matrix(rows: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).gamma(2.0, 10.0, size=(rows, len(FEATURES))).astype(np.float32)

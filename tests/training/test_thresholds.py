@@ -22,6 +22,7 @@ from training.thresholds import floor32, make_exact, sklearn_thresholds
 from training.trees import HGB, Forest
 
 
+@pytest.mark.fast
 def test_floor32_is_the_largest_float32_not_above():
     rng = np.random.default_rng(0)
     t = np.concatenate([rng.normal(0, 1e6, 5_000), rng.random(5_000), [0.0, -0.0, 1.5, 1e39, -1e39]])
@@ -56,6 +57,7 @@ def _session(model):
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "candidate",
     [HGB("value", {"loss": "poisson", "max_iter": 30}), HGB("value", {"loss": "squared_error", "max_iter": 30}),
@@ -123,6 +125,7 @@ def test_split_boundaries_of_a_model_fitted_on_a_generated_shop(built):
     assert np.sum(np.abs(rounded - expected) / np.maximum(1.0, expected) > 1e-3) >= 1
 
 
+@pytest.mark.fast
 def test_a_numbering_that_does_not_line_up_is_refused(crowded):
     X, y = crowded
     model = HGB("value", {"loss": "poisson", "max_iter": 5})

@@ -8,6 +8,8 @@ from scipy.special import hyp2f1 as scipy_hyp2f1
 
 from udfs import btyd_math
 
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 
 def test_series_matches_scipy_over_the_range_customers_reach():
     rng = np.random.default_rng(0)

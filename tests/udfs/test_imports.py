@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 
 def test_udfs_imports_without_training_libraries():
     code = (

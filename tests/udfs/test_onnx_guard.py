@@ -10,6 +10,8 @@ from training.registry import register
 from udfs.errors import RegistryError
 from udfs.onnx_guard import check_model_bytes, read_header
 
+pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
+
 
 @pytest.fixture
 def registered(tmp_path) -> tuple[bytes, dict]:
