@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-slow reliability report-check lint format bench clean
+.PHONY: install contract demo test test-fast test-slow reliability report-check lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Write the dbt files that restate the feature contract (udfs/contract.py): the ml views' YAML
+# columns and macros/contract.sql. A test fails while they differ from what the contract renders.
+contract: install
+	$(BIN)/python -m udfs.contract_files
 
 demo: install
 	$(BIN)/clv demo

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from udfs import contract
+from udfs import contract, contract_files
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 
@@ -33,13 +33,23 @@ def test_training_view_yaml_is_the_contract_plus_labels():
     assert columns_of("ml_training_set") == expected
 
 
-def test_project_categories_are_the_contracts():
-    project = yaml.safe_load((DBT / "dbt_project.yml").read_text())
-    cats = project["vars"]["feature_categories"]
-    assert tuple(cats["channel"]) == contract.CHANNELS
-    assert tuple(cats["region"]) == contract.REGIONS
-    assert tuple(cats["age"]) == contract.AGE_BANDS
-    assert tuple(cats["gender"]) == contract.GENDERS
+def test_the_generated_dbt_files_are_what_the_contract_renders():
+    # `make contract` writes them; a hand edit, or a contract change without it, shows here.
+    assert contract_files.stale() == []
+
+
+def test_a_stale_generated_file_is_named_with_the_fix(tmp_path, capsys, monkeypatch):
+    for rel, text in contract_files.rendered().items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    macros = tmp_path / contract_files.MACROS
+    macros.write_text(macros.read_text().replace("'paid_social', ", ""))
+    assert contract_files.stale(tmp_path) == [contract_files.MACROS]
+    monkeypatch.setattr(contract_files, "DBT_PROJECT", tmp_path)
+    assert contract_files.main(["--check"]) == 1
+    assert "contract.sql differs from udfs/contract.py: run `make contract`" in capsys.readouterr().err
+    assert contract_files.write(tmp_path) == [contract_files.MACROS]
+    assert contract_files.stale(tmp_path) == []
 
 
 def test_spec_hash_changes_with_names_and_order():

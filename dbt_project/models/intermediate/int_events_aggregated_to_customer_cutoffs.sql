@@ -24,14 +24,14 @@ windowed as (
     inner join cutoffs
         on
             event_days.event_on <= cutoffs.cutoff_date
-            and event_days.event_on > cutoffs.cutoff_date - 90
+            and event_days.event_on > cutoffs.cutoff_date - {{ contract_behaviour_windows() | max }}
 ),
 
 windows as (
     select
         cutoff_date,
         customer_id,
-        {%- for w in [7, 30, 90] %}
+        {%- for w in contract_behaviour_windows() %}
             {%- for m in metrics %}
                 sum({{ m }}) filter (where age_days < {{ w }}) as {{ m }}_{{ w }}d,
             {%- endfor %}

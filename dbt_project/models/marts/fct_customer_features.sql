@@ -11,12 +11,11 @@
     )
 }}
 -- depends_on: {{ ref('int_cutoffs') }}
-{%- set metrics = ['sessions', 'page_views', 'product_views', 'searches', 'add_to_carts', 'checkout_starts',
-                   'cart_abandonment_rate', 'dwell_minutes', 'reviews', 'mean_rating', 'wishlist_adds'] %}
+{%- set metrics = contract_behaviour_metrics() %}
 {%- set order_columns = ['mean_value_net', 'max_value_net', 'std_value_net',
                          'return_rate', 'discount_share', 'orders_30d', 'orders_90d', 'orders_180d', 'orders_365d',
                          'value_30d', 'value_90d', 'value_180d', 'value_365d'] %}
-{%- set cats = var('feature_categories') %}
+{%- set cats = contract_categories() %}
 with spine as (
     select * from {{ ref('int_customers_at_cutoffs') }}
 ),
@@ -63,7 +62,7 @@ joined as (
         cast(coalesce(orders.holiday_spend_share, 0) as double) as holiday_spend_share,
         cast(coalesce(orders.category_breadth, 0) as double) as category_breadth,
         -- behaviour, zero-filled when a shop has no events
-        {%- for w in [7, 30, 90] %}
+        {%- for w in contract_behaviour_windows() %}
             {%- for m in metrics %}
                 {%- if m == 'cart_abandonment_rate' %}
                     coalesce(
