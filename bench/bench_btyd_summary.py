@@ -24,8 +24,15 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 10.0
-COLUMNS = ["frequency", "recency_days", "t_days", "monetary_value", "days_since_last_order", "order_count",
-           "total_value_net"]  # fmt: skip
+COLUMNS = [
+    "frequency",
+    "recency_days",
+    "t_days",
+    "monetary_value",
+    "days_since_last_order",
+    "order_count",
+    "total_value_net",
+]
 
 
 def compiled(db: Path, model: str) -> str:

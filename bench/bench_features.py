@@ -46,8 +46,10 @@ def main() -> int:
     with PeakMemory(interval=0.1) as mem:
         result = build_features(db, full_refresh=True)
     seconds = time.perf_counter() - started
-    print(f"cutoffs: scoring {result.scoring_cutoff}, {len(result.training_cutoffs)} training "
-          f"({result.training_cutoffs[0]} .. {result.training_cutoffs[-1]}); dbt nodes: {result.nodes}")  # fmt: skip
+    print(
+        f"cutoffs: scoring {result.scoring_cutoff}, {len(result.training_cutoffs)} training "
+        f"({result.training_cutoffs[0]} .. {result.training_cutoffs[-1]}); dbt nodes: {result.nodes}"
+    )
     print(
         f"feature build (dbt build --full-refresh, models + tests): {seconds:.1f} s (target < {TARGET_SECONDS:.0f} s)"
     )

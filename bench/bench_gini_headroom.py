@@ -43,18 +43,40 @@ from training.report import _oracle
 
 # label: (fit on the validation cutoff too, recency half-life in months or None, parameters)
 VARIANTS = {
-    "usual shape, training cutoffs": (False, None, {"max_leaf_nodes": 31, "learning_rate": 0.05, "max_iter": 300,
-                                                    "min_samples_leaf": 100}),
-    "4x capacity, training cutoffs": (False, None, {"max_leaf_nodes": 127, "learning_rate": 0.03, "max_iter": 1500,
-                                                    "min_samples_leaf": 50, "early_stopping": True,
-                                                    "validation_fraction": 0.1, "n_iter_no_change": 30}),
-    "63 leaves, training + validation cutoffs": (True, None, {"max_leaf_nodes": 63, "learning_rate": 0.03,
-                                                               "max_iter": 800, "min_samples_leaf": 50}),
-    "63 leaves, + validation, 3-month half-life": (True, 3.0, {"max_leaf_nodes": 63, "learning_rate": 0.03,
-                                                                "max_iter": 800, "min_samples_leaf": 50}),
-    "127 leaves, 1500 it, + validation": (True, None, {"max_leaf_nodes": 127, "learning_rate": 0.03,
-                                                        "max_iter": 1500, "min_samples_leaf": 50}),
-}  # fmt: skip
+    "usual shape, training cutoffs": (
+        False,
+        None,
+        {"max_leaf_nodes": 31, "learning_rate": 0.05, "max_iter": 300, "min_samples_leaf": 100},
+    ),
+    "4x capacity, training cutoffs": (
+        False,
+        None,
+        {
+            "max_leaf_nodes": 127,
+            "learning_rate": 0.03,
+            "max_iter": 1500,
+            "min_samples_leaf": 50,
+            "early_stopping": True,
+            "validation_fraction": 0.1,
+            "n_iter_no_change": 30,
+        },
+    ),
+    "63 leaves, training + validation cutoffs": (
+        True,
+        None,
+        {"max_leaf_nodes": 63, "learning_rate": 0.03, "max_iter": 800, "min_samples_leaf": 50},
+    ),
+    "63 leaves, + validation, 3-month half-life": (
+        True,
+        3.0,
+        {"max_leaf_nodes": 63, "learning_rate": 0.03, "max_iter": 800, "min_samples_leaf": 50},
+    ),
+    "127 leaves, 1500 it, + validation": (
+        True,
+        None,
+        {"max_leaf_nodes": 127, "learning_rate": 0.03, "max_iter": 1500, "min_samples_leaf": 50},
+    ),
+}
 
 
 def main() -> int:
@@ -72,9 +94,11 @@ def main() -> int:
     with_validation = train | ((data.cutoff == cutoffs[-2]) & fitting)
     at_test = data.cutoff == cutoffs[-1]
     seen = at_test & fitting
-    print(f"fitting customers: {train.sum():,} rows on the training cutoffs (+{(with_validation & ~train).sum():,} "
-          f"at the validation cutoff {cutoffs[-2]}); test cutoff {cutoffs[-1]}: {seen.sum():,} rows of seen "
-          f"customers, {held_out.sum():,} of held-out ones")  # fmt: skip
+    print(
+        f"fitting customers: {train.sum():,} rows on the training cutoffs (+{(with_validation & ~train).sum():,} "
+        f"at the validation cutoff {cutoffs[-2]}); test cutoff {cutoffs[-1]}: {seen.sum():,} rows of seen "
+        f"customers, {held_out.sum():,} of held-out ones"
+    )
     if args.shop:
         truth = _oracle(Path(args.shop), str(cutoffs[-1]), data.customer_id[at_test], 365, 90, 0)["value"]
         oracle = np.full(len(data), np.nan)
@@ -93,9 +117,11 @@ def main() -> int:
         model.fit(data.X[rows], data.value[rows], sample_weight=weight)
         on_valid = "-" if on_validation else f"{normalized_gini(data.value[valid], model.predict(data.X[valid])):.4f}"
         gini = {k: normalized_gini(data.value[r], model.predict(data.X[r])) for k, r in (("s", seen), ("h", held_out))}
-        print(f"{label:42s} validation {on_valid:>6s}  test Gini: seen {gini['s']:.4f}, held-out {gini['h']:.4f} "
-              f"(gap {gini['s'] - gini['h']:+.4f}; {model.n_iter_} iterations, {time.perf_counter() - start:.0f} s)",
-              flush=True)  # fmt: skip
+        print(
+            f"{label:42s} validation {on_valid:>6s}  test Gini: seen {gini['s']:.4f}, held-out {gini['h']:.4f} "
+            f"(gap {gini['s'] - gini['h']:+.4f}; {model.n_iter_} iterations, {time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
     return 0
 
 

@@ -29,9 +29,16 @@ from training.report import _oracle
 
 SHAPES = {
     "31 leaves, 300 it": {"max_leaf_nodes": 31, "learning_rate": 0.05, "max_iter": 300, "min_samples_leaf": 100},
-    "127 leaves, <=1500 it": {"max_leaf_nodes": 127, "learning_rate": 0.03, "max_iter": 1500, "min_samples_leaf": 50,
-                              "early_stopping": True, "validation_fraction": 0.1, "n_iter_no_change": 30},
-}  # fmt: skip
+    "127 leaves, <=1500 it": {
+        "max_leaf_nodes": 127,
+        "learning_rate": 0.03,
+        "max_iter": 1500,
+        "min_samples_leaf": 50,
+        "early_stopping": True,
+        "validation_fraction": 0.1,
+        "n_iter_no_change": 30,
+    },
+}
 
 
 def main() -> int:
@@ -46,15 +53,20 @@ def main() -> int:
     masks = split_masks(data, time_split(tuple(cutoffs.astype(object))), CustomerHoldout(seed=0))
     train, test = np.flatnonzero(masks["training"]), masks["test"]
     X_test, y_test = data.X[test], data.value[test]
-    print(f"{len(train):,} fitting rows on the training cutoffs; {test.sum():,} held-out test customers at "
-          f"{cutoffs[-1]}", flush=True)  # fmt: skip
+    print(
+        f"{len(train):,} fitting rows on the training cutoffs; {test.sum():,} held-out test customers at {cutoffs[-1]}",
+        flush=True,
+    )
     if args.shop:
         start = time.perf_counter()
         oracle = _oracle(Path(args.shop), str(cutoffs[-1]), data.customer_id[test], 365, 90, 0)["value"]
         covered = ~np.isnan(oracle)
         X_test, y_test = X_test[covered], y_test[covered]
-        print(f"oracle test Gini {normalized_gini(y_test, oracle[covered]):.4f} on {covered.sum():,} customers "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"oracle test Gini {normalized_gini(y_test, oracle[covered]):.4f} on {covered.sum():,} customers "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
     for size in (int(s) for s in args.sizes.split(",")):
         rows = train[sample_rows(len(train), size, 0)]
         for label, params in SHAPES.items():
@@ -62,8 +74,11 @@ def main() -> int:
             model = HistGradientBoostingRegressor(loss="poisson", random_state=0, **params)
             model.fit(data.X[rows], data.value[rows])
             gini = normalized_gini(y_test, model.predict(X_test))
-            print(f"{len(rows):>9,} rows  {label:22s} held-out test Gini {gini:.4f}  ({model.n_iter_} iterations, "
-                  f"{time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"{len(rows):>9,} rows  {label:22s} held-out test Gini {gini:.4f}  ({model.n_iter_} iterations, "
+                f"{time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
     return 0
 
 

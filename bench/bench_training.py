@@ -67,24 +67,32 @@ def main() -> int:
     print("per-model seconds (search + final fit):")
     for name, s in sorted(result.seconds.items(), key=lambda kv: -kv[1]):
         print(f"  {name:28s} {s:8.1f}")
-    print(f"full training run (read, fit, export, parity, register): {seconds:.1f} s "
-          f"(target < {TARGET_SECONDS} s); peak memory {mem.peak_gb:.2f} GB")  # fmt: skip
+    print(
+        f"full training run (read, fit, export, parity, register): {seconds:.1f} s "
+        f"(target < {TARGET_SECONDS} s); peak memory {mem.peak_gb:.2f} GB"
+    )
     print(f"champions: {result.champions}")
 
     started = time.perf_counter()
     shop = None if args.no_oracle or not args.shop else args.shop
     report = evaluate_registry(db, models, ground_truth=shop, out=models / "evaluation.json")
-    print(f"\nevaluation on test cutoff {report['test_cutoff']} ({report['rows']:,} customers) "
-          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
-    for task, columns in (("value", ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "total_ratio")),
-                          ("churn", ("roc_auc", "pr_auc", "brier", "log_loss", "f1"))):  # fmt: skip
+    print(
+        f"\nevaluation on test cutoff {report['test_cutoff']} ({report['rows']:,} customers) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    for task, columns in (
+        ("value", ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "total_ratio")),
+        ("churn", ("roc_auc", "pr_auc", "brier", "log_loss", "f1")),
+    ):
         print(f"{task:26s}" + "".join(f"{c:>16s}" for c in columns))
         for row in report[task]:
             mark = "*" if row["champion"] else " "
             print(f"{mark}{row['model']:25s}" + "".join(f"{row['metrics'][c]:16.4f}" for c in columns))
     for check in report["targets"]:
-        print(f"[{'met' if check['met'] else 'NOT MET'}] {check['target']}: "
-              f"{check['champion']:.4f} vs {check['reference']:.4f}")  # fmt: skip
+        print(
+            f"[{'met' if check['met'] else 'NOT MET'}] {check['target']}: "
+            f"{check['champion']:.4f} vs {check['reference']:.4f}"
+        )
     ok = seconds < TARGET_SECONDS and all(c["met"] for c in report["targets"])
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

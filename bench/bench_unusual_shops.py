@@ -47,32 +47,55 @@ def one(name: str, out: Path) -> dict[str, object]:
     shop, work = out / name / "shop", out / name / "run"
     shutil.rmtree(out / name, ignore_errors=True)
     size = ["--customers", str(customers)] if customers else []
-    subprocess.run([*CLV, "generate", "--scenario", name, *size, "--seed", "42", "--out", str(shop)], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*CLV, "generate", "--scenario", name, *size, "--seed", "42", "--out", str(shop)],
+        check=True,
+        capture_output=True,
+    )
     files = [a for t in LOAD_ORDER for a in (f"--{t.replace('_', '-')}", str(shop / f"{t}.parquet"))]
     work.mkdir(parents=True)
     start = time.perf_counter()
     done = subprocess.run(
-        [*CLV, "--db", str(work / "clv.duckdb"), "--models-dir", str(work / "models"), "run", *files, *flags,
-         "--to", str(work / "published.duckdb"), "--report", str(work / "report.html")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            *CLV,
+            "--db",
+            str(work / "clv.duckdb"),
+            "--models-dir",
+            str(work / "models"),
+            "run",
+            *files,
+            *flags,
+            "--to",
+            str(work / "published.duckdb"),
+            "--report",
+            str(work / "report.html"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     with duckdb.connect() as con:
         orders = con.execute(
             f"SELECT count(*), count(DISTINCT customer_id), median(amount), quantile_cont(amount, 0.99) "
             f"FROM '{shop / 'orders.parquet'}'"
         ).fetchall()[0]
-    row: dict[str, object] = {"scenario": name, "customers": orders[1], "orders": orders[0],
-                              "median_order": orders[2], "p99_order": orders[3], "seconds": seconds}  # fmt: skip
+    row: dict[str, object] = {
+        "scenario": name,
+        "customers": orders[1],
+        "orders": orders[0],
+        "median_order": orders[2],
+        "p99_order": orders[3],
+        "seconds": seconds,
+    }
     if done.returncode != 0:
         row["outcome"] = "stopped: " + (done.stderr.strip().splitlines() or ["(no message)"])[-1]
         return row
     with duckdb.connect(str(work / "published.duckdb"), read_only=True) as con:
         scored = con.execute("SELECT count(*) FROM customer_scores").fetchall()[0][0]
     run = json.loads((work / "models" / "last_training.json").read_text())
-    cards = [json.loads((work / "models" / r["name"] / r["version"] / "card.json").read_text())
-             for r in run["registered"]]  # fmt: skip
+    cards = [
+        json.loads((work / "models" / r["name"] / r["version"] / "card.json").read_text()) for r in run["registered"]
+    ]
     row["outcome"] = f"scored {scored:,} of {orders[1]:,}"
     row["dropped"] = [f"{f['name']} ({f['stage']})" for f in run["failed"]]
     row["champions"] = {task: c["name"] for task, c in run["champions"].items()}

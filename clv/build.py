@@ -26,8 +26,14 @@ DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
 
 Progress = Callable[[int, int, str], None]
 # Info-level events dbt prints when a node is done (NodeFinished is debug-level, not on stdout).
-NODE_DONE = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult", "LogNodeNoOpResult",
-             "SkippingDetails")  # fmt: skip
+NODE_DONE = (
+    "LogModelResult",
+    "LogTestResult",
+    "LogSeedResult",
+    "LogSnapshotResult",
+    "LogNodeNoOpResult",
+    "SkippingDetails",
+)
 
 
 @dataclass
@@ -122,13 +128,22 @@ def build_features(
     _check_database(db)
     work = db.parent / "dbt"
     args = [
-        dbt, "--log-format", "json", "--no-use-colors", "build",
-        "--project-dir", str(DBT_PROJECT),
-        "--profiles-dir", str(DBT_PROJECT),
-        "--target-path", str(work / "target"),
-        "--log-path", str(work / "logs"),
-        "--vars", json.dumps(variables or {}),
-    ]  # fmt: skip
+        dbt,
+        "--log-format",
+        "json",
+        "--no-use-colors",
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+        "--vars",
+        json.dumps(variables or {}),
+    ]
     if full_refresh:
         args.append("--full-refresh")
     if select:

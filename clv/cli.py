@@ -53,23 +53,29 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--events", action="append", metavar="FILE_OR_GLOB", help="behaviour event file(s)")
     p.add_argument("--mapping", help="YAML file mapping your column names and formats (see docs/LOADING.md)")
     p.add_argument(
-        "--map", action="append", metavar="[TABLE.]COLUMN=SOURCE",
+        "--map",
+        action="append",
+        metavar="[TABLE.]COLUMN=SOURCE",
         help="map one column or option, e.g. --map customer_id=cust_no --map orders.date_format=%%d.%%m.%%Y",
-    )  # fmt: skip
+    )
     p.add_argument("--min-date", default="1990-01-01", help="reject timestamps before this date (default: 1990-01-01)")
     p.add_argument("--max-date", default=None, help="reject timestamps after this date (default: tomorrow)")
     p.add_argument(
-        "--pseudonymize", action="store_true",
+        "--pseudonymize",
+        action="store_true",
         help="replace customer ids by a keyed hash (key: $CLV_PSEUDONYM_KEY) and skip name, email, phone, address",
-    )  # fmt: skip
+    )
 
 
 def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of-date", help="scoring cutoff YYYY-MM-DD (default: the day after the last order)")
     p.add_argument(
-        "--training-cutoff", dest="training_cutoffs", action="append", metavar="YYYY-MM-DD",
+        "--training-cutoff",
+        dest="training_cutoffs",
+        action="append",
+        metavar="YYYY-MM-DD",
         help="a training cutoff; may repeat (default: month ends going back from the last fully observed one)",
-    )  # fmt: skip
+    )
     p.add_argument("--n-training-cutoffs", type=int, help="number of default training cutoffs (default: 12)")
     p.add_argument("--horizon-days", type=int, help="label horizon in days (default: 365)")
     p.add_argument("--churn-window-days", type=int, help="churn window in days (default: 90)")
@@ -270,9 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models_dir(demo)
     demo.add_argument("--trials", type=int, default=2, help="search trials per tree-ensemble family (default: 2)")
     demo.add_argument(
-        "--n-training-cutoffs", type=int, default=6,
+        "--n-training-cutoffs",
+        type=int,
+        default=6,
         help="monthly training cutoffs; fewer than a full run's 12 keep the demo within minutes (default: 6)",
-    )  # fmt: skip
+    )
     _publish_args(demo)
     _report_args(demo)
     return parser

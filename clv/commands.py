@@ -38,9 +38,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     customers, start, end, params = shop_shape(args)
     with console.progress_bar(f"Generating {customers:,} customers") as update:
         shop = generate_shop(
-            args.out, customers=customers, seed=args.seed, start=start, end=end, dirty=args.dirty,
-            fmt=args.format, workers=args.workers, params=params, progress=update,
-        )  # fmt: skip
+            args.out,
+            customers=customers,
+            seed=args.seed,
+            start=start,
+            end=end,
+            dirty=args.dirty,
+            fmt=args.format,
+            workers=args.workers,
+            params=params,
+            progress=update,
+        )
     console.table(
         f"Sample shop in {shop.out_dir}",
         ["table", "rows", "file"],
@@ -60,8 +68,9 @@ def print_load_report(report: LoadReport) -> None:
     for f in report.files:
         rules = ", ".join(f"{k} {v:,}" for k, v in sorted(f.rejected_by_rule.items(), key=lambda kv: -kv[1]))
         name = f.table if per_table[f.table] == 1 else f"{f.table} ({Path(f.source_file).name})"
-        rows.append([name, f.rows_read, f.rows_inserted, f.rows_updated, f.rows_unchanged, f.rows_rejected,
-                     rules or "-"])  # fmt: skip
+        rows.append(
+            [name, f.rows_read, f.rows_inserted, f.rows_updated, f.rows_unchanged, f.rows_rejected, rules or "-"]
+        )
     console.table(
         f"Load {report.load_id} into {report.db_path}",
         ["table", "read", "new", "updated", "same", "rejected", "rejected by rule"],
@@ -83,8 +92,15 @@ def cmd_load(args: argparse.Namespace) -> int:
     inputs = {t: getattr(args, t) for t in LOAD_ORDER if getattr(args, t)}
     pseudonymizer = from_environment() if args.pseudonymize else None
     with console.out.status("Loading…"):
-        report = load_files(args.db, inputs, mapping, args.min_date, args.max_date, progress=console.out.print,
-                            pseudonymizer=pseudonymizer)  # fmt: skip
+        report = load_files(
+            args.db,
+            inputs,
+            mapping,
+            args.min_date,
+            args.max_date,
+            progress=console.out.print,
+            pseudonymizer=pseudonymizer,
+        )
     print_load_report(report)
     return 0
 
@@ -106,11 +122,17 @@ def print_build_result(result: BuildResult, db: str) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build the dbt feature layer."""
-    variables = dbt_vars(args.as_of_date, args.training_cutoffs, args.horizon_days, args.churn_window_days,
-                         args.n_training_cutoffs)  # fmt: skip
+    variables = dbt_vars(
+        args.as_of_date, args.training_cutoffs, args.horizon_days, args.churn_window_days, args.n_training_cutoffs
+    )
     with console.progress_bar("dbt build") as update:
-        result = build_features(args.db, variables, full_refresh=args.full_refresh, select=args.select,
-                                progress=lambda done, total, _name: update(done, total))  # fmt: skip
+        result = build_features(
+            args.db,
+            variables,
+            full_refresh=args.full_refresh,
+            select=args.select,
+            progress=lambda done, total, _name: update(done, total),
+        )
     print_build_result(result, args.db)
     return 0
 
@@ -128,17 +150,23 @@ def print_highlights(published: str) -> None:
 
     with duckdb.connect(published, read_only=True) as con:
         for title, sql in (
-            ("Top 10 customers by predicted CLV",
-             "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), value_tier, rfm_segment "
-             "FROM customer_scores ORDER BY predicted_clv DESC, customer_id LIMIT 10"),
-            ("High-value customers at risk (VIP, churn probability >= 0.5)",
-             "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), rfm_segment "
-             "FROM customer_scores WHERE value_tier = 'VIP' AND churn_probability >= 0.5 "
-             "ORDER BY predicted_clv DESC, customer_id LIMIT 10"),
-            ("Segments and tiers",
-             "SELECT segment, value_tier, customers, round(mean_predicted_clv, 2), round(mean_churn_probability, 3) "
-             "FROM segment_summary ORDER BY segment, value_tier"),
-        ):  # fmt: skip
+            (
+                "Top 10 customers by predicted CLV",
+                "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), value_tier, rfm_segment "
+                "FROM customer_scores ORDER BY predicted_clv DESC, customer_id LIMIT 10",
+            ),
+            (
+                "High-value customers at risk (VIP, churn probability >= 0.5)",
+                "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), rfm_segment "
+                "FROM customer_scores WHERE value_tier = 'VIP' AND churn_probability >= 0.5 "
+                "ORDER BY predicted_clv DESC, customer_id LIMIT 10",
+            ),
+            (
+                "Segments and tiers",
+                "SELECT segment, value_tier, customers, round(mean_predicted_clv, 2), round(mean_churn_probability, 3) "
+                "FROM segment_summary ORDER BY segment, value_tier",
+            ),
+        ):
             result = con.execute(sql)
             columns = [d[0] for d in result.description]
             console.table(title, columns, [list(r) for r in result.fetchall()])
@@ -150,9 +178,13 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     with console.progress_bar("Scoring customers (dbt build --select tag:scores)") as update:
         result = score_customers(
-            args.db, args.models_dir, args.vip_percentile, args.regular_percentile, args.discount_rate,
+            args.db,
+            args.models_dir,
+            args.vip_percentile,
+            args.regular_percentile,
+            args.discount_rate,
             progress=lambda done, total, _name: update(done, total),
-        )  # fmt: skip
+        )
     console.out.print(
         f"Scored {result['customers']:,} customers into customer_scores and segment_summary with "
         f"{result['value_model']}, {result['churn_model']} and {result['segment_model']}."
@@ -166,8 +198,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     with console.out.status(f"Publishing to {args.published}…"):
         rows = publish(args.db, args.published)
-    console.table(f"Published {args.published} (read-only use: BI tools, clv sql --db {args.published})",
-                  ["table", "rows"], [[t, n] for t, n in rows.items()])  # fmt: skip
+    console.table(
+        f"Published {args.published} (read-only use: BI tools, clv sql --db {args.published})",
+        ["table", "rows"],
+        [[t, n] for t, n in rows.items()],
+    )
     return 0
 
 
@@ -176,8 +211,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from training.html_report import write_report
 
     with console.out.status("Writing the report…") as status:
-        result = write_report(args.db, args.models_dir, args.report, ground_truth=args.ground_truth,
-                              progress=lambda step: status.update(f"Report: {step}…"))  # fmt: skip
+        result = write_report(
+            args.db,
+            args.models_dir,
+            args.report,
+            ground_truth=args.ground_truth,
+            progress=lambda step: status.update(f"Report: {step}…"),
+        )
     console.out.print(f"Report with {result.images} charts: {result.path} (open it in a browser)")
     return 0
 
@@ -190,23 +230,49 @@ def _model_to_report(args: argparse.Namespace, ground_truth: str | None) -> None
         # Options a command does not have (clv demo has few) keep the project's defaults.
         return getattr(args, name, None)
 
-    cmd_build(argparse.Namespace(db=args.db, full_refresh=False, select=None, **{name: option(name) for name in (
-        "as_of_date", "training_cutoffs", "horizon_days", "churn_window_days", "n_training_cutoffs")}))  # fmt: skip
-    cmd_train(argparse.Namespace(db=args.db, models_dir=args.models_dir, seed=args.seed, trials=args.trials,
-                                 only=None))  # fmt: skip
+    cmd_build(
+        argparse.Namespace(
+            db=args.db,
+            full_refresh=False,
+            select=None,
+            **{
+                name: option(name)
+                for name in (
+                    "as_of_date",
+                    "training_cutoffs",
+                    "horizon_days",
+                    "churn_window_days",
+                    "n_training_cutoffs",
+                )
+            },
+        )
+    )
+    cmd_train(argparse.Namespace(db=args.db, models_dir=args.models_dir, seed=args.seed, trials=args.trials, only=None))
     # A history too short for a time split trains the baseline alone: it scores, but there is no
     # test cutoff to evaluate or report on, so those two stages are skipped, not failed.
     evaluable = _has_test_cutoff(Path(args.models_dir))
     if evaluable:
-        cmd_evaluate(argparse.Namespace(db=args.db, models_dir=args.models_dir, ground_truth=ground_truth,
-                                        out=str(Path(args.db).parent / "evaluation.json")))  # fmt: skip
-    cmd_score(argparse.Namespace(db=args.db, models_dir=args.models_dir, **{name: option(name) for name in (
-        "vip_percentile", "regular_percentile", "discount_rate")}))  # fmt: skip
+        cmd_evaluate(
+            argparse.Namespace(
+                db=args.db,
+                models_dir=args.models_dir,
+                ground_truth=ground_truth,
+                out=str(Path(args.db).parent / "evaluation.json"),
+            )
+        )
+    cmd_score(
+        argparse.Namespace(
+            db=args.db,
+            models_dir=args.models_dir,
+            **{name: option(name) for name in ("vip_percentile", "regular_percentile", "discount_rate")},
+        )
+    )
     cmd_publish(args)
     print_highlights(args.published)
     if evaluable:
-        cmd_report(argparse.Namespace(db=args.db, models_dir=args.models_dir, report=args.report,
-                                      ground_truth=ground_truth))  # fmt: skip
+        cmd_report(
+            argparse.Namespace(db=args.db, models_dir=args.models_dir, report=args.report, ground_truth=ground_truth)
+        )
     else:
         console.out.print(
             "[yellow]Skipped the evaluation and the report: the history is too short for a test cutoff, so the "
@@ -246,9 +312,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the sample shop and run every stage on it."""
     gen = argparse.Namespace(
-        out=args.out, customers=args.customers, seed=args.seed, start=args.start, end=args.end,
-        dirty=False, format="parquet", workers=None, scenario=None,
-    )  # fmt: skip
+        out=args.out,
+        customers=args.customers,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        dirty=False,
+        format="parquet",
+        workers=None,
+        scenario=None,
+    )
     cmd_generate(gen)
     inputs = {t: [str(Path(args.out) / name)] for t, name in SHOP_FILES.items()}
     with console.out.status("Loading the sample shop…"):

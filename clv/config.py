@@ -111,8 +111,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
             raise ClvError(f"{file}: {section} must be a [{section}] section of settings")
         for key, value in table.items():
             if key not in SECTIONS[section]:
-                raise ClvError(f"{file}: unknown setting {key!r} in [{section}]; it takes "
-                               f"{', '.join(SECTIONS[section])}")  # fmt: skip
+                raise ClvError(
+                    f"{file}: unknown setting {key!r} in [{section}]; it takes {', '.join(SECTIONS[section])}"
+                )
             values[key] = _check(f"{file}: [{section}] {key}", key, value)
     settings = Settings(**values)
     vip = settings.vip_percentile if settings.vip_percentile is not None else 0.95

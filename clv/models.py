@@ -22,10 +22,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ClvError(str(err)) from err
     with console.progress_bar("Training") as update:
         result = train_models(
-            args.db, args.models_dir, settings,
+            args.db,
+            args.models_dir,
+            settings,
             log=_print_log_line,
             progress=lambda stage, done, total: update(done, total),
-        )  # fmt: skip
+        )
     for note in result.notes:
         console.out.print(f"[yellow]{note}[/]")
     rows = []
@@ -34,8 +36,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         primary = card.get("primary_metric")
         champion = result.champions.get(card["task"]) == (card["name"], card["version"])
         score = metrics.get(primary) if primary else None
-        rows.append([card["name"], card["version"], card["task"], f"{score:.4f}" if score is not None else "-",
-                     "champion" if champion else ""])  # fmt: skip
+        rows.append(
+            [
+                card["name"],
+                card["version"],
+                card["task"],
+                f"{score:.4f}" if score is not None else "-",
+                "champion" if champion else "",
+            ]
+        )
     console.table(f"Registered in {args.models_dir}", ["model", "version", "task", "validation primary", ""], rows)
     print_failures(result.failures and [f.as_dict() for f in result.failures])
     if result.split:
@@ -69,10 +78,15 @@ def print_evaluation(report: dict) -> None:
     from training.report import CHURN_COLUMNS, VALUE_COLUMNS
 
     for task, columns in (("value", VALUE_COLUMNS), ("churn", CHURN_COLUMNS)):
-        rows = [[("* " if r["champion"] else "") + r["model"], r["version"],
-                 *[f"{r['metrics'][c]:.4f}" for c in columns]] for r in report[task]]  # fmt: skip
-        console.table(f"{task} on test cutoff {report['test_cutoff']} ({report['rows']:,} held-out customers)",
-                      ["model", "version", *columns], rows)  # fmt: skip
+        rows = [
+            [("* " if r["champion"] else "") + r["model"], r["version"], *[f"{r['metrics'][c]:.4f}" for c in columns]]
+            for r in report[task]
+        ]
+        console.table(
+            f"{task} on test cutoff {report['test_cutoff']} ({report['rows']:,} held-out customers)",
+            ["model", "version", *columns],
+            rows,
+        )
     for check in report["targets"]:
         mark = "[green]met[/]" if check["met"] else "[red]not met[/]"
         console.out.print(f"{mark}  {check['target']}: {check['champion']:.4f} vs {check['reference']:.4f}")
@@ -108,8 +122,16 @@ def cmd_models(args: argparse.Namespace) -> int:
                 mark = "champion" if pointer and (pointer["name"], pointer["version"]) == (name, version) else ""
                 primary = card.get("primary_metric")
                 score = card["metrics"].get("validation", {}).get(primary) if primary else None
-                rows.append([name, version, card["task"], card["created_at"],
-                             f"{score:.4f}" if score is not None else "-", mark])  # fmt: skip
+                rows.append(
+                    [
+                        name,
+                        version,
+                        card["task"],
+                        card["created_at"],
+                        f"{score:.4f}" if score is not None else "-",
+                        mark,
+                    ]
+                )
         if not rows:
             console.out.print(f"No models in {root}: run `clv train`.")
             return 0

@@ -35,9 +35,10 @@ def publish(db: str | Path, target: str | Path, tables: tuple[str, ...] = PUBLIS
     try:
         with duckdb.connect(str(staging)) as con:
             con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
-            present = {r[0] for r in con.execute(
+            listed = con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src' AND table_schema = 'main'"
-            ).fetchall()}  # fmt: skip
+            ).fetchall()
+            present = {name for (name,) in listed}
             missing = [t for t in tables if t not in present]
             if missing:
                 raise ClvError(f"{source} has no {', '.join(missing)}: run `clv score` before publishing")

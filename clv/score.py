@@ -43,8 +43,11 @@ def score_customers(
     if missing:
         raise ClvError(f"no {', '.join(missing)} champion in {root}: run `clv train --db {db}` first")
     variables: dict[str, object] = {"score": True}
-    for name, value in (("vip_percentile", vip_percentile), ("regular_percentile", regular_percentile),
-                        ("discount_rate", discount_rate)):  # fmt: skip
+    for name, value in (
+        ("vip_percentile", vip_percentile),
+        ("regular_percentile", regular_percentile),
+        ("discount_rate", discount_rate),
+    ):
         if value is not None:
             if not 0 <= value <= 1:
                 raise ClvError(f"{name} must be between 0 and 1, got {value}")

@@ -311,9 +311,20 @@ def _log(con: duckdb.DuckDBPyConnection, load_id: int, reports: list[FileReport]
     for r in reports:
         con.execute(
             "INSERT INTO raw.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [load_id, r.table, r.source_file, r.rows_read, r.rows_loaded, r.rows_inserted, r.rows_updated,
-             r.rows_unchanged, r.rows_rejected, started, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
-        )  # fmt: skip
+            [
+                load_id,
+                r.table,
+                r.source_file,
+                r.rows_read,
+                r.rows_loaded,
+                r.rows_inserted,
+                r.rows_updated,
+                r.rows_unchanged,
+                r.rows_rejected,
+                started,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            ],
+        )
 
 
 def load_files(

@@ -64,8 +64,10 @@ def from_environment() -> Pseudonymizer:
     """The pseudonymizer keyed by ``$CLV_PSEUDONYM_KEY``, or a one-line error saying how to set it."""
     key = os.environ.get(KEY_ENV, "")
     if not key:
-        raise LoadError(f"--pseudonymize needs a secret key in the environment: export {KEY_ENV}=... "
-                        f"(at least {MIN_KEY_LENGTH} characters; keep it, later loads need the same key)")  # fmt: skip
+        raise LoadError(
+            f"--pseudonymize needs a secret key in the environment: export {KEY_ENV}=... "
+            f"(at least {MIN_KEY_LENGTH} characters; keep it, later loads need the same key)"
+        )
     return Pseudonymizer(key.encode())
 
 
@@ -79,8 +81,10 @@ def check_database(con: duckdb.DuckDBPyConnection, pseudonymizer: Pseudonymizer 
         if check is None:
             raise LoadError(f"this database holds pseudonymized ids: load with --pseudonymize and the same {KEY_ENV}")
         if rows[0][0] != check:
-            raise LoadError(f"{KEY_ENV} is not the key this database was pseudonymized with: use that key, "
-                            "or load into a new database")  # fmt: skip
+            raise LoadError(
+                f"{KEY_ENV} is not the key this database was pseudonymized with: use that key, "
+                "or load into a new database"
+            )
         return
     if check is not None:
         if has_data:

@@ -53,12 +53,19 @@ def test_flags_beat_the_file_and_the_file_beats_the_defaults(tmp_path):
     settings = load_settings(write(tmp_path / "clv.toml", FULL))
     args = parse(["score"], settings)
     assert (args.db, args.models_dir, args.vip_percentile, args.discount_rate) == (
-        "work/shop.duckdb", "work/models", 0.9, 0.08)  # fmt: skip
+        "work/shop.duckdb",
+        "work/models",
+        0.9,
+        0.08,
+    )
     args = parse(["--db", "other.duckdb", "score", "--vip-percentile", "0.99"], settings)
     assert (args.db, args.vip_percentile, args.regular_percentile) == ("other.duckdb", 0.99, 0.4)
     args = parse(["build", "--horizon-days", "365"], settings)
     assert (args.horizon_days, args.churn_window_days, args.training_cutoffs) == (
-        365, 60, ["2024-10-31", "2024-11-30", "2024-12-31"])  # fmt: skip
+        365,
+        60,
+        ["2024-10-31", "2024-11-30", "2024-12-31"],
+    )
     args = parse(["train"], Settings())
     assert (args.db, args.seed, args.trials) == ("build/clv.duckdb", 0, 4)
     args = parse(["publish"], settings)

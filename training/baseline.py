@@ -54,8 +54,9 @@ class BTYDFit:
         x, t_x, t, m = summary(X)
         bgnbd = BGNBD(penalizer=1e-4).fit(x, t_x, t)
         gamma_gamma = GammaGamma(penalizer=1e-4).fit(x, m)
-        return cls(bgnbd, gamma_gamma, horizon_days / DAYS_PER_WEEK, churn_window_days / DAYS_PER_WEEK,
-                   fitted_on, int(x.size))  # fmt: skip
+        return cls(
+            bgnbd, gamma_gamma, horizon_days / DAYS_PER_WEEK, churn_window_days / DAYS_PER_WEEK, fitted_on, int(x.size)
+        )
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
         """(N x 4): P(alive), expected purchases over the horizon, expected order value, P(no purchase in window).

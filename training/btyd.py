@@ -208,9 +208,14 @@ class GammaGamma:
         def loss(log_params: np.ndarray) -> float:
             p, q, v = np.exp(log_params)
             ll = (
-                gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v)
-                + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(v + m * x)
-            )  # fmt: skip
+                gammaln(p * x + q)
+                - gammaln(p * x)
+                - gammaln(q)
+                + q * np.log(v)
+                + (p * x - 1) * np.log(m)
+                + p * x * np.log(x)
+                - (p * x + q) * np.log(v + m * x)
+            )
             value = -np.mean(ll) + self.penalizer * (p**2 + q**2 + v**2)
             return float(value) if np.isfinite(value) else 1e100
 

@@ -102,9 +102,10 @@ def _hyp2f1_loop(g: _Builder, A: str, B: str, C: str, z: str) -> str:
     g.count += 1
     term_final, sum_final, active_final = f"term{g.count}", f"sum{g.count}", f"active{g.count}"
     g.nodes.append(
-        helper.make_node("Loop", [trips, keep_going, ones, ones, active], [term_final, sum_final, active_final],
-                         body=body)
-    )  # fmt: skip
+        helper.make_node(
+            "Loop", [trips, keep_going, ones, ones, active], [term_final, sum_final, active_final], body=body
+        )
+    )
     return sum_final
 
 
@@ -158,8 +159,7 @@ def btyd_graph(
     c_abx1 = g.op("Sub", g.op("Add", g.const(a + b), x), g.const(1.0))
     # Identity: a Loop body may read the outer graph's node outputs, and the checker does not
     # count initializers among them.
-    series = _hyp2f1_loop(g, g.op("Identity", g.const(a + b - 1.0 - r)), g.op("Identity", g.const(a - 1.0)),
-                          c_abx1, z)  # fmt: skip
+    series = _hyp2f1_loop(g, g.op("Identity", g.const(a + b - 1.0 - r)), g.op("Identity", g.const(a - 1.0)), c_abx1, z)
     decay = g.op("Pow", g.op("Div", alpha_t, alpha_th), g.const(a - 1.0))
     bracket = g.op("Sub", g.const(1.0), g.op("Mul", decay, series))
     purchases = g.op("Mul", g.op("Mul", g.op("Div", c_abx1, g.const(a - 1.0)), bracket), p_alive)

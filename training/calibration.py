@@ -37,10 +37,12 @@ class ValueScale:
     def nodes(self, raw: str, out: str, prefix: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
         scale, zero = f"{prefix}scale", f"{prefix}zero"
         return (
-            [helper.make_node("Mul", [raw, scale], [f"{prefix}scaled"]),
-             helper.make_node("Max", [f"{prefix}scaled", zero], [out])],
+            [
+                helper.make_node("Mul", [raw, scale], [f"{prefix}scaled"]),
+                helper.make_node("Max", [f"{prefix}scaled", zero], [out]),
+            ],
             [const(scale, self.scale), const(zero, 0.0)],
-        )  # fmt: skip
+        )
 
     def as_dict(self) -> dict[str, float]:
         return {"method": "scale", "scale": self.scale}
@@ -88,9 +90,12 @@ class Platt:
             helper.make_node("Cast", [f"{n}p"], [out], to=onnx.TensorProto.FLOAT),
         ]
         inits = [
-            const(f"{n}lo", EPS, np.float64), const(f"{n}hi", 1 - EPS, np.float64), const(f"{n}one", 1.0, np.float64),
-            const(f"{n}slope", self.slope, np.float64), const(f"{n}intercept", self.intercept, np.float64),
-        ]  # fmt: skip
+            const(f"{n}lo", EPS, np.float64),
+            const(f"{n}hi", 1 - EPS, np.float64),
+            const(f"{n}one", 1.0, np.float64),
+            const(f"{n}slope", self.slope, np.float64),
+            const(f"{n}intercept", self.intercept, np.float64),
+        ]
         return nodes, inits
 
     def as_dict(self) -> dict[str, float]:

@@ -50,9 +50,14 @@ class Dataset:
     def take(self, rows: np.ndarray) -> Dataset:
         """The rows selected by a boolean mask or an index array."""
         return replace(
-            self, X=self.X[rows], value=self.value[rows], orders=self.orders[rows], churned=self.churned[rows],
-            cutoff=self.cutoff[rows], customer_id=self.customer_id[rows],
-        )  # fmt: skip
+            self,
+            X=self.X[rows],
+            value=self.value[rows],
+            orders=self.orders[rows],
+            churned=self.churned[rows],
+            cutoff=self.cutoff[rows],
+            customer_id=self.customer_id[rows],
+        )
 
     def at(self, cutoffs: tuple[dt.date, ...] | dt.date) -> Dataset:
         """The rows of one cutoff or several."""
@@ -217,10 +222,13 @@ class CustomerHoldout:
         salt = f"{self.seed}:"
         # 8 bytes of BLAKE2b as a fraction in [0, 1): stable across machines and library versions.
         draws = np.fromiter(
-            (int.from_bytes(hashlib.blake2b((salt + str(c)).encode(), digest_size=8).digest(), "big")
-             for c in customer_id),
-            dtype=np.uint64, count=len(customer_id),
-        ) / float(2**64)  # fmt: skip
+            (
+                int.from_bytes(hashlib.blake2b((salt + str(c)).encode(), digest_size=8).digest(), "big")
+                for c in customer_id
+            ),
+            dtype=np.uint64,
+            count=len(customer_id),
+        ) / float(2**64)
         out = np.full(len(customer_id), self.FIT, dtype=np.int8)
         out[draws < self.validation_share + self.test_share] = self.TEST
         out[draws < self.validation_share] = self.VALIDATION
@@ -228,8 +236,12 @@ class CustomerHoldout:
 
     def as_dict(self) -> dict[str, object]:
         """The holdout as recorded in model cards, so that evaluation picks the same test customers."""
-        return {"method": "blake2b(seed:customer_id)", "seed": self.seed,
-                "validation_share": self.validation_share, "test_share": self.test_share}  # fmt: skip
+        return {
+            "method": "blake2b(seed:customer_id)",
+            "seed": self.seed,
+            "validation_share": self.validation_share,
+            "test_share": self.test_share,
+        }
 
     @classmethod
     def from_dict(cls, card: dict[str, object]) -> CustomerHoldout:
@@ -245,9 +257,11 @@ def split_masks(data: Dataset, split: TimeSplit, holdout: CustomerHoldout) -> di
     """
     group = holdout.groups(data.customer_id)
     masks = {"group": group}
-    for name, cutoffs, wanted in (("training", split.train, holdout.FIT),
-                                  ("validation", (split.validation,), holdout.VALIDATION),
-                                  ("test", (split.test,), holdout.TEST)):  # fmt: skip
+    for name, cutoffs, wanted in (
+        ("training", split.train, holdout.FIT),
+        ("validation", (split.validation,), holdout.VALIDATION),
+        ("test", (split.test,), holdout.TEST),
+    ):
         masks[name] = np.isin(data.cutoff, np.array(cutoffs, dtype="datetime64[D]")) & (group == wanted)
     return masks
 

@@ -70,9 +70,14 @@ def lorenz_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str
         x, y = gain_curve(actual, predicted)
         ax.plot(x, y, label=f"{name} (Gini {normalized_gini(actual, predicted):.3f})", **_style(name, i))
     ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1, label="random (Gini 0)")
-    return _finish_curves(fig, ax, "share of customers, highest predicted value first",
-                          "share of actual value over the horizon", "Cumulative gain (Lorenz curve) on the test cutoff",
-                          "lower right")  # fmt: skip
+    return _finish_curves(
+        fig,
+        ax,
+        "share of customers, highest predicted value first",
+        "share of actual value over the horizon",
+        "Cumulative gain (Lorenz curve) on the test cutoff",
+        "lower right",
+    )
 
 
 def decile_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
@@ -104,9 +109,14 @@ def roc_figure(churned: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
         keep = np.unique(np.linspace(0, fpr.size - 1, CURVE_POINTS).astype(int))
         ax.plot(fpr[keep], tpr[keep], label=f"{name} (AUC {roc_auc_score(churned, p):.3f})", **_style(name, i))
     ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1)
-    return _finish_curves(fig, ax, "false positive rate (active customers flagged)",
-                          "true positive rate (churners caught)", "Churn ROC on the test cutoff",
-                          "lower right")  # fmt: skip
+    return _finish_curves(
+        fig,
+        ax,
+        "false positive rate (active customers flagged)",
+        "true positive rate (churners caught)",
+        "Churn ROC on the test cutoff",
+        "lower right",
+    )
 
 
 def calibration_figure(churned: np.ndarray, predictions: dict[str, np.ndarray], bins: int = 10) -> str:
@@ -116,19 +126,32 @@ def calibration_figure(churned: np.ndarray, predictions: dict[str, np.ndarray], 
     for i, (name, p) in enumerate(predictions.items()):
         index = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
         used = [b for b in range(bins) if np.any(index == b)]
-        ax.plot([p[index == b].mean() for b in used], [churned[index == b].mean() for b in used], marker="o",
-                markersize=4, label=name, **_style(name, i))  # fmt: skip
+        ax.plot(
+            [p[index == b].mean() for b in used],
+            [churned[index == b].mean() for b in used],
+            marker="o",
+            markersize=4,
+            label=name,
+            **_style(name, i),
+        )
     ax.plot([0, 1], [0, 1], color="#cccccc", linewidth=1, label="perfectly calibrated")
-    return _finish_curves(fig, ax, "mean predicted churn probability", "observed churn rate",
-                          "Churn calibration on the test cutoff", "upper left")  # fmt: skip
+    return _finish_curves(
+        fig,
+        ax,
+        "mean predicted churn probability",
+        "observed churn rate",
+        "Churn calibration on the test cutoff",
+        "upper left",
+    )
 
 
 def importance_figure(importances: list[Importance], title: str, metric: str, top: int = 15) -> str:
     """Horizontal bars of the largest permutation importances."""
     shown = importances[:top][::-1]
     fig, (ax,) = _figure(7, 0.32 * len(shown) + 1.2)
-    ax.barh([imp.feature for imp in shown], [imp.drop for imp in shown], xerr=[imp.std for imp in shown],
-            color="#1f77b4")  # fmt: skip
+    ax.barh(
+        [imp.feature for imp in shown], [imp.drop for imp in shown], xerr=[imp.std for imp in shown], color="#1f77b4"
+    )
     ax.set_xlabel(f"fall in {metric} when the feature is shuffled")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")

@@ -24,8 +24,19 @@ from training.report import CHURN_COLUMNS, VALUE_COLUMNS, TestScores, evaluation
 from udfs import registry
 
 # Section ids, in page order; tests and the headless render check look for each.
-SECTIONS = ("summary", "accuracy", "dropped", "gain", "deciles", "churn", "importance", "customers", "segments", "rfm",
-            "cards")  # fmt: skip
+SECTIONS = (
+    "summary",
+    "accuracy",
+    "dropped",
+    "gain",
+    "deciles",
+    "churn",
+    "importance",
+    "customers",
+    "segments",
+    "rfm",
+    "cards",
+)
 
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; margin: 0 auto;
@@ -119,15 +130,21 @@ def _churn_predictions(scores: TestScores, every: bool) -> dict[str, np.ndarray]
 def _importance(scores: TestScores, progress: Callable[[str], None]) -> str:
     parts = []
     threads = max(1, os.cpu_count() or 1)
-    for task, metric, truth in (("value", "normalized Gini", scores.data.value),
-                                ("churn", "ROC-AUC", scores.data.churned)):  # fmt: skip
+    for task, metric, truth in (
+        ("value", "normalized Gini", scores.data.value),
+        ("churn", "ROC-AUC", scores.data.churned),
+    ):
         champion = scores.champion(task)
         if champion is None:
             continue
         progress(f"permutation importance of {champion.name}")
         importances = permutation_importance(champion.onnx, task, scores.data.X, truth, threads=threads)
-        parts.append(_img(figures.importance_figure(importances, f"{champion.name} {champion.version}", metric),
-                          f"permutation importance of {champion.name}"))  # fmt: skip
+        parts.append(
+            _img(
+                figures.importance_figure(importances, f"{champion.name} {champion.version}", metric),
+                f"permutation importance of {champion.name}",
+            )
+        )
     return "".join(parts)
 
 
@@ -160,13 +177,15 @@ def _customers(scored: dict[str, np.ndarray] | None, segment_card: dict | None) 
     )
     segment_ids = sorted(int(s) for s in np.unique(scored["segment"]))
     seg = _groups(scored["segment"].astype(int), clv, segment_ids)
-    segments = _img(figures.bars_figure([f"segment {s}" for s in seg[0]], seg[1], seg[2], "K-means segments"),
-                    "segments")  # fmt: skip
+    segments = _img(
+        figures.bars_figure([f"segment {s}" for s in seg[0]], seg[1], seg[2], "K-means segments"), "segments"
+    )
     if segment_card is not None:
         profiles = segment_card["model"]["profiles"]
         names = segment_card["model"]["features"]
-        rows = [[f"segment {p['segment']}", p["customers"], p["share"], *[p["mean"][n] for n in names]]
-                for p in profiles]  # fmt: skip
+        rows = [
+            [f"segment {p['segment']}", p["customers"], p["share"], *[p["mean"][n] for n in names]] for p in profiles
+        ]
         segments += "<h3>Segment profiles (centroid means on the training data)</h3>" + _table(
             ["segment", "customers", "share", *names], rows
         )
@@ -190,12 +209,34 @@ def _cards(models_dir: Path) -> str:
         cutoffs = card["cutoffs"]
         train = cutoffs.get("train") or []
         sizes = card.get("training_rows", {})
-        rows.append([task, card["name"], card["version"], card["created_at"],
-                     f"{train[0]} to {train[-1]} ({len(train)})" if train else "-", cutoffs.get("validation") or "-",
-                     cutoffs.get("test") or "-", card["horizon_days"], card["churn_window_days"],
-                     sizes.get("train", 0), card["sha256"][:12]])  # fmt: skip
-    columns = ["task", "champion", "version", "created", "training cutoffs", "validation", "test", "horizon days",
-               "churn window days", "training rows", "sha256"]  # fmt: skip
+        rows.append(
+            [
+                task,
+                card["name"],
+                card["version"],
+                card["created_at"],
+                f"{train[0]} to {train[-1]} ({len(train)})" if train else "-",
+                cutoffs.get("validation") or "-",
+                cutoffs.get("test") or "-",
+                card["horizon_days"],
+                card["churn_window_days"],
+                sizes.get("train", 0),
+                card["sha256"][:12],
+            ]
+        )
+    columns = [
+        "task",
+        "champion",
+        "version",
+        "created",
+        "training cutoffs",
+        "validation",
+        "test",
+        "horizon days",
+        "churn window days",
+        "training rows",
+        "sha256",
+    ]
     return _table(columns, rows) + '<p class="note">Full cards: <code>clv models show NAME VERSION</code>.</p>'
 
 
@@ -258,20 +299,31 @@ def write_report(
     with connect(db) as con:
         scored = _scored(con)
     segment_pointer = registry.champion(models_dir, "segment")
-    segment_card = (registry.read_card(models_dir, segment_pointer["name"], segment_pointer["version"])
-                    if segment_pointer else None)  # fmt: skip
+    segment_card = (
+        registry.read_card(models_dir, segment_pointer["name"], segment_pointer["version"]) if segment_pointer else None
+    )
     customers, segments, rfm = _customers(scored, segment_card)
     oracle_note = ""
     if scores.oracle is not None:
         left_out = scores.rows_without_oracle or 0
-        oracle_note = (f" The oracle (dashed) knows each generated customer's latent state; {left_out:,} "
-                       f"customer{'s' if left_out != 1 else ''} without a first order by the cutoff "
-                       f"{'are' if left_out != 1 else 'is'} left out of every row.")  # fmt: skip
+        oracle_note = (
+            f" The oracle (dashed) knows each generated customer's latent state; {left_out:,} "
+            f"customer{'s' if left_out != 1 else ''} without a first order by the cutoff "
+            f"{'are' if left_out != 1 else 'is'} left out of every row."
+        )
     summary = _table(
         ["test cutoff", "customers", "horizon days", "churn window days", "value champion", "churn champion"],
-        [[scores.test_cutoff, len(truth), scores.horizon_days, scores.churn_window_days,
-          champion.name if champion else "-", (scores.champion("churn").name if scores.champion("churn") else "-")]],
-    )  # fmt: skip
+        [
+            [
+                scores.test_cutoff,
+                len(truth),
+                scores.horizon_days,
+                scores.churn_window_days,
+                champion.name if champion else "-",
+                (scores.champion("churn").name if scores.champion("churn") else "-"),
+            ]
+        ],
+    )
     body = [
         _section(
             "summary",

@@ -105,10 +105,15 @@ def calibration_table(churned: np.ndarray, probability: np.ndarray, bins: int = 
     for b in range(bins):
         rows = index == b
         if rows.any():
-            table.append({
-                "low": float(edges[b]), "high": float(edges[b + 1]), "customers": int(rows.sum()),
-                "mean_predicted": float(p[rows].mean()), "observed_rate": float(y[rows].mean()),
-            })  # fmt: skip
+            table.append(
+                {
+                    "low": float(edges[b]),
+                    "high": float(edges[b + 1]),
+                    "customers": int(rows.sum()),
+                    "mean_predicted": float(p[rows].mean()),
+                    "observed_rate": float(y[rows].mean()),
+                }
+            )
     return table
 
 

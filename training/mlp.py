@@ -166,9 +166,15 @@ class MLP(Candidate):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                self.model_, (torch.zeros(2, width),), buffer, dynamo=False, input_names=["features"],
-                output_names=["raw"], dynamic_axes={"features": {0: "N"}, "raw": {0: "N"}}, opset_version=OPSET,
-            )  # fmt: skip
+                self.model_,
+                (torch.zeros(2, width),),
+                buffer,
+                dynamo=False,
+                input_names=["features"],
+                output_names=["raw"],
+                dynamic_axes={"features": {0: "N"}, "raw": {0: "N"}},
+                opset_version=OPSET,
+            )
         return onnx.load_from_string(buffer.getvalue())
 
     def describe(self) -> dict[str, object]:

@@ -79,8 +79,16 @@ class TrainSettings:
         unknown = [f for f in self.families if f not in FAMILIES]
         if unknown:
             raise ValueError(f"unknown model families {unknown}; choose from {list(FAMILIES)}")
-        for name in ("trials", "search_rows", "max_train_rows", "mlp_rows", "threads", "max_iter", "forest_trees",
-                     "max_epochs"):  # fmt: skip
+        for name in (
+            "trials",
+            "search_rows",
+            "max_train_rows",
+            "mlp_rows",
+            "threads",
+            "max_iter",
+            "forest_trees",
+            "max_epochs",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -181,8 +189,14 @@ def _fit_baseline(
     without it the search goes on without them.
     """
     dropped: list[Failure] = []
-    fit = attempt("btyd", "value", "fit", lambda: BTYDFit.fit(X, info.horizon_days, info.churn_window_days, cutoff),
-                  dropped, lambda _line: None)  # fmt: skip
+    fit = attempt(
+        "btyd",
+        "value",
+        "fit",
+        lambda: BTYDFit.fit(X, info.horizon_days, info.churn_window_days, cutoff),
+        dropped,
+        lambda _line: None,
+    )
     if fit is None:
         for task in ("value", "churn") if "btyd" in settings.families else ():
             failures.append(Failure(f"{task}_btyd", task, "fit", dropped[0].reason))
@@ -235,14 +249,18 @@ def train_models(
     holdout = CustomerHoldout(seed=settings.seed)
     train, validation, test = split_rows(data, split, holdout)
     del data
-    log(f"split by time and customer: train {len(train):,} rows on {len(split.train)} cutoffs, validation "
+    log(
+        f"split by time and customer: train {len(train):,} rows on {len(split.train)} cutoffs, validation "
         f"{len(validation):,} rows ({split.validation}), test {len(test):,} rows ({split.test}); validation and test "
-        f"customers ({holdout.validation_share:.0%} and {holdout.test_share:.0%}) are never fitted on")  # fmt: skip
+        f"customers ({holdout.validation_share:.0%} and {holdout.test_share:.0%}) are never fitted on"
+    )
     result = TrainResult(info=info, split=split, holdout=holdout)
     ctx = FitContext(
-        seed=settings.seed, threads=settings.threads, log=log,
+        seed=settings.seed,
+        threads=settings.threads,
+        log=log,
         epochs=(lambda e, n: progress("epochs", e, n)) if progress else None,
-    )  # fmt: skip
+    )
     failures = result.failures
     start = time.perf_counter()
     ctx.btyd = _fit_baseline(train.at(split.train[-1]).X, info, split.train[-1].isoformat(), settings, failures, log)
@@ -386,9 +404,14 @@ def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettin
         candidate.calibration_ = ValueScale(1.0) if task == "value" else Platt(1.0, 0.0)
         model, parity = export_checked(candidate, rows.X[:100_000])
         exported.append((candidate, model, parity, {"validation": {}, "test": {}}))
-    common = {"cutoffs": {"fitted_on": cutoff.isoformat(), "scoring": info.scoring_cutoff.isoformat()},
-              "horizon_days": info.horizon_days, "churn_window_days": info.churn_window_days,
-              "training_rows": {"fit": len(rows)}, "seed": settings.seed, "note": note}  # fmt: skip
+    common = {
+        "cutoffs": {"fitted_on": cutoff.isoformat(), "scoring": info.scoring_cutoff.isoformat()},
+        "horizon_days": info.horizon_days,
+        "churn_window_days": info.churn_window_days,
+        "training_rows": {"fit": len(rows)},
+        "seed": settings.seed,
+        "note": note,
+    }
     if "kmeans" in settings.families:
         # Segments need no labels: they are fitted on the same rows as the baseline.
         segmenter = Segmenter(seed=settings.seed).fit(rows.X)

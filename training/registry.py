@@ -70,8 +70,14 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
         version = f"v{version_number(existing[-1]) + 1}" if existing else "v1"
         final = root / name / version
         created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-        meta = {"name": name, "version": version, "task": card["task"], "spec_hash": spec_hash(),
-                "contract_version": str(CONTRACT_VERSION), "created_at": created}  # fmt: skip
+        meta = {
+            "name": name,
+            "version": version,
+            "task": card["task"],
+            "spec_hash": spec_hash(),
+            "contract_version": str(CONTRACT_VERSION),
+            "created_at": created,
+        }
         stamped = with_metadata(model, meta)
         stamped.doc_string = f"duckdb-clv {card['task']} model {name} {version}"
         data = stamped.SerializeToString()

@@ -51,22 +51,44 @@ def _targets(value_rows: list[dict], churn_rows: list[dict]) -> list[dict]:
     baseline, oracle = row(value_rows, "value_btyd"), row(value_rows, "oracle")
     checks = []
     if champion and baseline:
-        for metric, better in (("mae", "lower"), ("normalized_gini", "higher"), ("spearman", "higher"),
-                               ("decile_mape", "lower")):  # fmt: skip
+        for metric, better in (
+            ("mae", "lower"),
+            ("normalized_gini", "higher"),
+            ("spearman", "higher"),
+            ("decile_mape", "lower"),
+        ):
             a, b = champion["metrics"][metric], baseline["metrics"][metric]
             ok = a < b if better == "lower" else a > b
-            checks.append({"target": f"value champion beats BG/NBD on {metric} ({better} is better)",
-                           "champion": a, "reference": b, "met": bool(ok)})  # fmt: skip
+            checks.append(
+                {
+                    "target": f"value champion beats BG/NBD on {metric} ({better} is better)",
+                    "champion": a,
+                    "reference": b,
+                    "met": bool(ok),
+                }
+            )
     if champion and oracle:
         a, b = champion["metrics"]["normalized_gini"], oracle["metrics"]["normalized_gini"]
-        checks.append({"target": f"value champion normalized Gini within {GINI_GAP} of the oracle's",
-                       "champion": a, "reference": b, "met": bool(b - a <= GINI_GAP)})  # fmt: skip
+        checks.append(
+            {
+                "target": f"value champion normalized Gini within {GINI_GAP} of the oracle's",
+                "champion": a,
+                "reference": b,
+                "met": bool(b - a <= GINI_GAP),
+            }
+        )
     churn_champion = next((r for r in churn_rows if r.get("champion")), None)
     churn_baseline = row(churn_rows, "churn_btyd")
     if churn_champion and churn_baseline:
         a, b = churn_champion["metrics"]["roc_auc"], churn_baseline["metrics"]["roc_auc"]
-        checks.append({"target": "churn champion beats the BG/NBD churn score on ROC-AUC",
-                       "champion": a, "reference": b, "met": bool(a > b)})  # fmt: skip
+        checks.append(
+            {
+                "target": "churn champion beats the BG/NBD churn score on ROC-AUC",
+                "champion": a,
+                "reference": b,
+                "met": bool(a > b),
+            }
+        )
     return checks
 
 
@@ -131,8 +153,10 @@ def score_test_cutoff(
     champion_card = registry.read_card(models_dir, pointer["name"], pointer["version"])
     test_cutoff = champion_card["cutoffs"].get("test")
     if test_cutoff is None:
-        raise TrainingError("the champion was fitted without a time split (too little history), so there is no test "
-                            "cutoff to evaluate on; build more training cutoffs and retrain")  # fmt: skip
+        raise TrainingError(
+            "the champion was fitted without a time split (too little history), so there is no test "
+            "cutoff to evaluate on; build more training cutoffs and retrain"
+        )
     with connect(db) as con:
         test = read_rows(con, where=f"cutoff_date = DATE '{dt.date.fromisoformat(test_cutoff).isoformat()}'")
     holdout = champion_card.get("customers")
@@ -143,8 +167,14 @@ def score_test_cutoff(
         raise TrainingError(f"the database has no test rows at the test cutoff {test_cutoff}; rebuild the features")
     scores = TestScores(test_cutoff, champion_card["horizon_days"], champion_card["churn_window_days"], test, [])
     if ground_truth is not None:
-        truth = _oracle(Path(ground_truth), test_cutoff, test.customer_id, scores.horizon_days,
-                        scores.churn_window_days, oracle_seed)  # fmt: skip
+        truth = _oracle(
+            Path(ground_truth),
+            test_cutoff,
+            test.customer_id,
+            scores.horizon_days,
+            scores.churn_window_days,
+            oracle_seed,
+        )
         # The oracle covers customers with a first order by the cutoff; one who signed up but has
         # not bought yet has no latent state to simulate from. Every model is then compared on the
         # customers the oracle covers, and the count left out is reported.
@@ -171,8 +201,14 @@ def score_test_cutoff(
 def evaluation_report(scores: TestScores) -> dict:
     """The metrics of every scored model, the oracle's, and the accuracy targets, as a JSON-able dict."""
     test = scores.data
-    report: dict = {"test_cutoff": scores.test_cutoff, "rows": len(test), "horizon_days": scores.horizon_days,
-                    "churn_window_days": scores.churn_window_days, "value": [], "churn": []}  # fmt: skip
+    report: dict = {
+        "test_cutoff": scores.test_cutoff,
+        "rows": len(test),
+        "horizon_days": scores.horizon_days,
+        "churn_window_days": scores.churn_window_days,
+        "value": [],
+        "churn": [],
+    }
     if scores.rows_without_oracle is not None:
         report["rows_without_oracle"] = scores.rows_without_oracle
     for m in scores.models:
@@ -182,11 +218,23 @@ def evaluation_report(scores: TestScores) -> dict:
             metrics = churn_metrics(test.churned, m.predicted, m.card["metrics"]["validation"]["threshold"])
         report[m.task].append({"model": m.name, "version": m.version, "champion": m.champion, "metrics": metrics})
     if scores.oracle is not None:
-        report["value"].append({"model": "oracle", "version": "-", "champion": False,
-                                "metrics": value_metrics(test.value, scores.oracle["value"])})  # fmt: skip
+        report["value"].append(
+            {
+                "model": "oracle",
+                "version": "-",
+                "champion": False,
+                "metrics": value_metrics(test.value, scores.oracle["value"]),
+            }
+        )
         threshold = next((r["metrics"]["threshold"] for r in report["churn"] if r["champion"]), 0.5)
-        report["churn"].append({"model": "oracle", "version": "-", "champion": False,
-                                "metrics": churn_metrics(test.churned, scores.oracle["churn"], threshold)})  # fmt: skip
+        report["churn"].append(
+            {
+                "model": "oracle",
+                "version": "-",
+                "champion": False,
+                "metrics": churn_metrics(test.churned, scores.oracle["churn"], threshold),
+            }
+        )
     report["targets"] = _targets(report["value"], report["churn"])
     return report
 

@@ -21,9 +21,19 @@ from training.onnx_tools import INPUT, TARGET_OPSET, compose_graph, const
 from udfs.contract import FEATURES
 
 SEGMENT_FEATURES = (
-    "days_since_last_order", "order_count", "total_value_net", "mean_value_net", "orders_365d", "value_365d",
-    "tenure_days", "sessions_30d", "sessions_90d", "product_views_90d", "add_to_carts_90d", "days_since_last_session",
-)  # fmt: skip
+    "days_since_last_order",
+    "order_count",
+    "total_value_net",
+    "mean_value_net",
+    "orders_365d",
+    "value_365d",
+    "tenure_days",
+    "sessions_30d",
+    "sessions_90d",
+    "product_views_90d",
+    "add_to_carts_90d",
+    "days_since_last_session",
+)
 SILHOUETTE_SAMPLE = 10_000
 MIN_SEGMENT_CUSTOMERS = 10
 FIT_SAMPLE = 200_000  # k-means fits on a seeded sample of at most this many customers
@@ -72,12 +82,13 @@ class Segmenter:
         labels = self.model_.labels_
         self.profiles_ = [
             {
-                "segment": int(s), "customers": int((labels == s).sum()),
+                "segment": int(s),
+                "customers": int((labels == s).sum()),
                 "share": float((labels == s).mean()),
                 "mean": {f: float(np.nanmean(X[labels == s, FEATURES.index(f)])) for f in SEGMENT_FEATURES},
             }
             for s in range(self.model_.n_clusters)
-        ]  # fmt: skip
+        ]
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -109,10 +120,12 @@ class Segmenter:
             helper.make_node("Identity", ["kmeans/label"], ["segment"]),
         ]
         inits = [
-            const(f"{n}cols", self.columns, np.int64), const(f"{n}zero", 0.0, np.float64),
-            const(f"{n}one", 1.0, np.float64), const(f"{n}mean", self.mean_, np.float64),
+            const(f"{n}cols", self.columns, np.int64),
+            const(f"{n}zero", 0.0, np.float64),
+            const(f"{n}one", 1.0, np.float64),
+            const(f"{n}mean", self.mean_, np.float64),
             const(f"{n}std", self.std_, np.float64),
-        ]  # fmt: skip
+        ]
         output = helper.make_tensor_value_info("segment", TensorProto.INT64, ["N"])
         return compose_graph({"kmeans": kmeans}, {"kmeans": {INPUT: f"{n}z32"}}, nodes, inits, [output], self.name)
 

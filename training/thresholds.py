@@ -46,8 +46,10 @@ def sklearn_thresholds(estimator: object) -> dict[tuple[int, int], tuple[int, fl
                 raise TrainingError(f"expected one tree per boosting iteration, got {len(trees)}")
             nodes = trees[0].nodes
             for node_id in np.flatnonzero(nodes["is_leaf"] == 0):
-                splits[(tree_id, int(node_id))] = (int(nodes["feature_idx"][node_id]),
-                                                   float(nodes["num_threshold"][node_id]))  # fmt: skip
+                splits[(tree_id, int(node_id))] = (
+                    int(nodes["feature_idx"][node_id]),
+                    float(nodes["num_threshold"][node_id]),
+                )
     elif hasattr(estimator, "estimators_"):
         for tree_id, tree in enumerate(estimator.estimators_):
             t = tree.tree_

@@ -52,9 +52,11 @@ class _SklearnTrees(Candidate):
     def _graph(self, width: int) -> onnx.ModelProto:
         options = {id(self.model_): {"zipmap": False}} if self.task == "churn" else None
         converted = to_onnx(
-            self.model_, initial_types=[("features", FloatTensorType([None, width]))],
-            target_opset=TARGET_OPSET, options=options,
-        )  # fmt: skip
+            self.model_,
+            initial_types=[("features", FloatTensorType([None, width]))],
+            target_opset=TARGET_OPSET,
+            options=options,
+        )
         make_exact(converted, sklearn_thresholds(self.model_))
         if self.task == "churn":
             # probabilities is N x 2 (classes 0, 1): keep the churn column.
@@ -90,9 +92,13 @@ class HGB(_SklearnTrees):
     def _estimator(self, ctx: FitContext) -> object:
         settings = {k: v for k, v in self.params.items() if k != "loss"}
         common = dict(
-            max_iter=settings.pop("max_iter", 300), early_stopping=True, validation_fraction=0.1,
-            n_iter_no_change=10, random_state=ctx.seed, **settings,
-        )  # fmt: skip
+            max_iter=settings.pop("max_iter", 300),
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=10,
+            random_state=ctx.seed,
+            **settings,
+        )
         if self.task == "churn":
             return HistGradientBoostingClassifier(**common)
         loss = HalfTweedieLoss(power=TWEEDIE_POWER) if self.params["loss"] == "tweedie" else self.params["loss"]

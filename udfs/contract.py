@@ -15,24 +15,56 @@ CONTRACT_VERSION = 1
 
 # Categories one-hot encoded the same way for every model; other values encode as all zeros.
 CHANNELS = ("organic_search", "paid_search", "paid_social", "email", "referral", "affiliate", "direct")
-REGIONS = ("Central Europe", "Western Europe", "UK and Ireland", "Southern Europe", "Nordics",
-           "Eastern Europe", "North America")  # fmt: skip
+REGIONS = (
+    "Central Europe",
+    "Western Europe",
+    "UK and Ireland",
+    "Southern Europe",
+    "Nordics",
+    "Eastern Europe",
+    "North America",
+)
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 GENDERS = ("female", "male", "non_binary", "undisclosed")
 
 BTYD = ("frequency", "recency_days", "t_days", "recency_weeks", "t_weeks", "monetary_value")
 ORDERS = (
-    "days_since_last_order", "order_count", "total_value_net", "mean_value_net", "max_value_net",
-    "std_value_net", "return_rate", "discount_share",
-    "orders_30d", "orders_90d", "orders_180d", "orders_365d",
-    "value_30d", "value_90d", "value_180d", "value_365d",
-    "interpurchase_mean_days", "interpurchase_std_days", "spend_trend_90d", "tenure_days",
-    "holiday_spend_share", "category_breadth",
-)  # fmt: skip
+    "days_since_last_order",
+    "order_count",
+    "total_value_net",
+    "mean_value_net",
+    "max_value_net",
+    "std_value_net",
+    "return_rate",
+    "discount_share",
+    "orders_30d",
+    "orders_90d",
+    "orders_180d",
+    "orders_365d",
+    "value_30d",
+    "value_90d",
+    "value_180d",
+    "value_365d",
+    "interpurchase_mean_days",
+    "interpurchase_std_days",
+    "spend_trend_90d",
+    "tenure_days",
+    "holiday_spend_share",
+    "category_breadth",
+)
 BEHAVIOUR_METRICS = (
-    "sessions", "page_views", "product_views", "searches", "add_to_carts", "checkout_starts",
-    "cart_abandonment_rate", "dwell_minutes", "reviews", "mean_rating", "wishlist_adds",
-)  # fmt: skip
+    "sessions",
+    "page_views",
+    "product_views",
+    "searches",
+    "add_to_carts",
+    "checkout_starts",
+    "cart_abandonment_rate",
+    "dwell_minutes",
+    "reviews",
+    "mean_rating",
+    "wishlist_adds",
+)
 BEHAVIOUR_WINDOWS = (7, 30, 90)
 BEHAVIOUR = (
     *(f"{m}_{w}d" for w in BEHAVIOUR_WINDOWS for m in BEHAVIOUR_METRICS),

@@ -42,15 +42,27 @@ _LABEL_DESCRIPTIONS = {
     "churned": "1 when no order in (cutoff, cutoff + churn_window_days], else 0.",
 }
 _LABEL_TESTS = {
-    "churned": ["          - not_null", "          - accepted_values:", "              arguments:",
-                "                values: [0, 1]"],
-}  # fmt: skip
+    "churned": [
+        "          - not_null",
+        "          - accepted_values:",
+        "              arguments:",
+        "                values: [0, 1]",
+    ],
+}
 _MODELS = (
-    ("ml_training_set", "Features of the feature contract, in its order, with labels, for every training cutoff.",
-     "one row per customer per training cutoff", True),
-    ("ml_scoring_set", "Features of the feature contract, in its order, at the scoring cutoff (as_of_date).",
-     "one row per customer at the scoring cutoff", False),
-)  # fmt: skip
+    (
+        "ml_training_set",
+        "Features of the feature contract, in its order, with labels, for every training cutoff.",
+        "one row per customer per training cutoff",
+        True,
+    ),
+    (
+        "ml_scoring_set",
+        "Features of the feature contract, in its order, at the scoring cutoff (as_of_date).",
+        "one row per customer at the scoring cutoff",
+        False,
+    ),
+)
 
 
 def _column(name: str, data_type: str, description: str | None = None, tests: list[str] | None = None) -> list[str]:
@@ -66,9 +78,17 @@ def render_models_yaml() -> str:
     """``_ml__models.yml``: the two model-facing views with their enforced contract columns."""
     out = [f"# {HEADER}", "version: 2", "", "models:"]
     for i, (name, what, grain, labels) in enumerate(_MODELS):
-        out += ["" if i else None, f"  - name: {name}", "    description: >", f"      {what}",
-                f"      Grain: {grain}.", "    config:", "      contract:", "        enforced: true",
-                "    columns:"]  # fmt: skip
+        out += [
+            "" if i else None,
+            f"  - name: {name}",
+            "    description: >",
+            f"      {what}",
+            f"      Grain: {grain}.",
+            "    config:",
+            "      contract:",
+            "        enforced: true",
+            "    columns:",
+        ]
         for key, data_type in KEY_COLUMNS:
             out += _column(key, data_type, _KEY_DESCRIPTIONS[key], ["          - not_null"])
         for feature in FEATURES:
@@ -106,8 +126,9 @@ def rendered() -> dict[Path, str]:
 def stale(project: Path | None = None) -> list[Path]:
     """The generated files whose committed content differs from what the contract renders."""
     project = project or DBT_PROJECT
-    return [rel for rel, text in rendered().items()
-            if not (project / rel).exists() or (project / rel).read_text() != text]  # fmt: skip
+    return [
+        rel for rel, text in rendered().items() if not (project / rel).exists() or (project / rel).read_text() != text
+    ]
 
 
 def write(project: Path | None = None) -> list[Path]:

@@ -197,8 +197,12 @@ def rollback(root: Path, task: str) -> dict:
     entry = {**previous, "at": dt.datetime.now(dt.UTC).isoformat(), "reason": "rollback"}
     # History keeps every move; dropping the entries after `previous` makes repeated rollbacks walk back.
     cut = max(i for i, h in enumerate(current["history"]) if h is previous)
-    pointer = {"task": task, "name": previous["name"], "version": previous["version"],
-               "history": [*current["history"][:cut], entry]}  # fmt: skip
+    pointer = {
+        "task": task,
+        "name": previous["name"],
+        "version": previous["version"],
+        "history": [*current["history"][:cut], entry],
+    }
     write_json_atomic(_pointer_path(root, task), pointer)
     return pointer
 

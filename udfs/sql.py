@@ -88,7 +88,12 @@ def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         _create(con, f"_clv_score_{task}", functions.score_kernel(task), ["VARCHAR", "BOOLEAN", *doubles], returns)
     _create(con, "_clv_model", functions.model_ref_kernel(), ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
     _create(con, "_clv_p_alive", functions.p_alive_kernel(), ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")
-    _create(con, "_clv_expected_purchases", functions.expected_purchases_kernel(),
-            ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")  # fmt: skip
+    _create(
+        con,
+        "_clv_expected_purchases",
+        functions.expected_purchases_kernel(),
+        ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"],
+        "DOUBLE",
+    )
     for statement in macros(root):
         con.execute(statement)

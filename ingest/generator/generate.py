@@ -204,8 +204,16 @@ def generate_shop(
         writer.close()
         _STATE.clear()
 
-    meta = {"customers": customers, "seed": seed, "start": start, "end": end, "dirty": dirty,
-            "format": fmt, "params": spec.params.to_dict(), "rows": writer.rows}  # fmt: skip
+    meta = {
+        "customers": customers,
+        "seed": seed,
+        "start": start,
+        "end": end,
+        "dirty": dirty,
+        "format": fmt,
+        "params": spec.params.to_dict(),
+        "rows": writer.rows,
+    }
     (out / "shop.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if log is not None:
         (out / "faults.json").write_text(json.dumps(log.manifest(), indent=1, sort_keys=True) + "\n")

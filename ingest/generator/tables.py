@@ -19,10 +19,48 @@ ORDERS_PER_CHUNK_BLOCK = 10**8
 EVENTS_PER_CHUNK_BLOCK = 10**10
 CURRENCY = "EUR"
 
-FIRST_NAMES = ("Anna", "Ben", "Clara", "David", "Elif", "Finn", "Greta", "Hugo", "Ines", "Jonas",
-               "Kira", "Luca", "Mia", "Noah", "Olga", "Paul", "Rosa", "Sami", "Tara", "Yusuf")  # fmt: skip
-LAST_NAMES = ("Adler", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Horvat", "Ivanova",
-              "Jansen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Olsen", "Peters", "Rossi", "Schmidt")  # fmt: skip
+FIRST_NAMES = (
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Elif",
+    "Finn",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Luca",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Yusuf",
+)
+LAST_NAMES = (
+    "Adler",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Horvat",
+    "Ivanova",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Novak",
+    "Olsen",
+    "Peters",
+    "Rossi",
+    "Schmidt",
+)
 
 
 def customer_ids(first: int, count: int, total: int) -> pa.Array:

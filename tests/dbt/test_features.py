@@ -145,8 +145,18 @@ def test_labels_match_a_plain_python_computation(con):
 
 def test_rfm_segments_cover_the_named_set(con):
     names = {r[0] for r in con.execute("SELECT DISTINCT rfm_segment FROM fct_customer_features").fetchall()}
-    assert names <= {"Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention", "At Risk",
-                     "Can't Lose", "Hibernating", "Lost"}  # fmt: skip
+    assert names <= {
+        "Champions",
+        "Loyal",
+        "Potential Loyalist",
+        "New",
+        "Promising",
+        "Need Attention",
+        "At Risk",
+        "Can't Lose",
+        "Hibernating",
+        "Lost",
+    }
     assert len(names) >= 7
 
 

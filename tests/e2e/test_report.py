@@ -89,10 +89,20 @@ def test_the_report_renders_with_its_charts_in_a_headless_browser(report, tmp_pa
     result, _ = report
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400",
-         f"--screenshot={shot}", result.path.as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,2400",
+            f"--screenshot={shot}",
+            result.path.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pixels = matplotlib.image.imread(shot)[..., :3]
     assert pixels.shape[0] >= 2000
     # The first screen holds the tables and the gain chart: coloured chart lines, not just text.
@@ -110,8 +120,15 @@ def test_clv_run_takes_a_users_files_from_load_to_report(built, tmp_path, capsys
         'report = "out/report.html"\n[scoring]\ndiscount_rate = 0.2\nvip_percentile = 0.9\n[training]\ntrials = 1\n'
     )
     files = built.shop.files
-    args = ["run", "--orders", str(files["orders"]), "--customers", str(files["customers"]),
-            "--events", str(files["events"])]  # fmt: skip
+    args = [
+        "run",
+        "--orders",
+        str(files["orders"]),
+        "--customers",
+        str(files["customers"]),
+        "--events",
+        str(files["events"]),
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "out/report.html" in out and "Try next" in out

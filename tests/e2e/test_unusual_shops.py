@@ -45,8 +45,15 @@ def run_pipeline(name: str, root: Path) -> dict[str, object]:
 
     customers, variables = CASES[name]
     sc = SCENARIOS[name]
-    shop = generate_shop(root / "shop", customers=customers or sc.customers, seed=3, start=sc.start or "2022-01-01",
-                         end=sc.end or "2025-12-31", params=sc.shop_params(), workers=2)  # fmt: skip
+    shop = generate_shop(
+        root / "shop",
+        customers=customers or sc.customers,
+        seed=3,
+        start=sc.start or "2022-01-01",
+        end=sc.end or "2025-12-31",
+        params=sc.shop_params(),
+        workers=2,
+    )
     db = root / "clv.duckdb"
     load_files(db, shop_inputs(shop))
     build_features(db, dbt_vars(**variables))
@@ -89,8 +96,20 @@ def test_clv_run_on_a_history_too_short_for_a_test_cutoff_scores_and_skips_the_e
     shop = generate_shop(tmp_path / "shop", customers=800, seed=4, start=sc.start, end=sc.end, workers=2)
     files = [a for t in LOAD_ORDER for a in (f"--{t.replace('_', '-')}", str(shop.files[t]))]
     published, report = tmp_path / "published.duckdb", tmp_path / "report.html"
-    code = main(["--db", str(tmp_path / "clv.duckdb"), "--models-dir", str(tmp_path / "models"), "run", *files,
-                 "--to", str(published), "--report", str(report)])  # fmt: skip
+    code = main(
+        [
+            "--db",
+            str(tmp_path / "clv.duckdb"),
+            "--models-dir",
+            str(tmp_path / "models"),
+            "run",
+            *files,
+            "--to",
+            str(published),
+            "--report",
+            str(report),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "Skipped the evaluation and the report" in out

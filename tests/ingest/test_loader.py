@@ -159,9 +159,16 @@ def test_amount_and_date_formats(tmp_path):
         "kunde;datum;betrag\nK1;05.01.2024;1.234,50 €\nK2;06.01.2024;12,5\nK3;07.01.2024;1,2,3\nK4;32.01.2024;5\n",
     )
     mapping = parse_mapping(
-        {"orders": {"customer_id": "kunde", "ordered_at": "datum", "amount": "betrag",
-                    "date_format": "%d.%m.%Y", "amount_format": "comma_decimal"}}
-    )  # fmt: skip
+        {
+            "orders": {
+                "customer_id": "kunde",
+                "ordered_at": "datum",
+                "amount": "betrag",
+                "date_format": "%d.%m.%Y",
+                "amount_format": "comma_decimal",
+            }
+        }
+    )
     db = tmp_path / "clv.duckdb"
     report = load_files(db, {"orders": [str(csv)]}, mapping)
     assert report.files[0].rejected_by_rule == {"invalid_amount": 1, "invalid_ordered_at": 1}

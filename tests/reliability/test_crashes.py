@@ -55,8 +55,9 @@ def start(stderr: Path, *args: str) -> subprocess.Popen:
     line = proc.stdout.readline()
     if line.strip() != STARTED:
         proc.wait()
-        raise AssertionError(f"the trial process did not start its work (exit {proc.returncode}): "
-                             f"{stderr.read_text()[-2000:]}")  # fmt: skip
+        raise AssertionError(
+            f"the trial process did not start its work (exit {proc.returncode}): {stderr.read_text()[-2000:]}"
+        )
     return proc
 
 
@@ -178,8 +179,10 @@ def test_dbt_build_killed_at_random_moments_leaves_every_relation_whole(built, t
         survived += 1
     assert start(tmp_path / "stderr.txt", *build).wait(timeout=600) == 0
     assert _relations(db) == expected  # the next run succeeds and leaves nothing behind
-    print(f"crash trials (dbt build, {duration:.0f} s each): {kills} killed mid-build, {survived} survived, "
-          f"{finished_first} finished before their kill (not counted)")  # fmt: skip
+    print(
+        f"crash trials (dbt build, {duration:.0f} s each): {kills} killed mid-build, {survived} survived, "
+        f"{finished_first} finished before their kill (not counted)"
+    )
 
 
 EXPORTER = textwrap.dedent(
@@ -247,5 +250,7 @@ def test_export_killed_at_random_moments_leaves_the_registry_whole(trained, tmp_
     registry.promote(root, "value", name, written["version"], reason="after the crash trials")
     assert _hidden(root, name) == set()
     _check_registry(root, checked)
-    print(f"crash trials (export): {kills} killed, {survived} survived, {len(checked)} versions verified, "
-          f"{len(left)} staging entries of killed writers swept")  # fmt: skip
+    print(
+        f"crash trials (export): {kills} killed, {survived} survived, {len(checked)} versions verified, "
+        f"{len(left)} staging entries of killed writers swept"
+    )

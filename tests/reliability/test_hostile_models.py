@@ -122,8 +122,9 @@ def _contrib_domain(models, meta):
 def _stale_spec(models, meta):
     old = hashlib.sha256(b"an older feature contract").hexdigest()
     features = [{"name": "frequency_v0", "type": "float32"}, *({"name": f, "type": "float32"} for f in FEATURES[1:])]
-    return Planted(champion_bytes(models, "value", {**meta, "spec_hash": old}),
-                   card={"spec_hash": old, "features": features})  # fmt: skip
+    return Planted(
+        champion_bytes(models, "value", {**meta, "spec_hash": old}), card={"spec_hash": old, "features": features}
+    )
 
 
 def _copied_from_another_model(models, meta):
@@ -163,8 +164,14 @@ def plant(models: Path, builder: Callable[[Path, dict], Planted]) -> tuple[str, 
     name = registry.champion(models, "value")["name"]
     card = registry.read_card(models, name)
     version = f"v{registry.version_number(card['version']) + 1}"
-    meta = {"name": name, "version": version, "task": "value", "spec_hash": spec_hash(),
-            "contract_version": str(card["contract_version"]), "created_at": card["created_at"]}  # fmt: skip
+    meta = {
+        "name": name,
+        "version": version,
+        "task": "value",
+        "spec_hash": spec_hash(),
+        "contract_version": str(card["contract_version"]),
+        "created_at": card["created_at"],
+    }
     planted = builder(models, meta)
     folder = models / name / version
     folder.mkdir()

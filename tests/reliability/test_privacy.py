@@ -32,9 +32,7 @@ def test_ids_become_keyed_hashes_and_personal_columns_are_not_stored(pseudonymiz
         ids = {r[0] for r in con.execute("SELECT customer_id FROM raw.customers").fetchall()}
         assert ids == {p.pseudonym(i) for i in real}
         assert all(len(i) == 21 and i.startswith("P") for i in ids)
-        personal = con.execute(
-            f"SELECT {', '.join(f'count({c})' for c in PII)} FROM raw.customers"
-        ).fetchall()[0]  # fmt: skip
+        personal = con.execute(f"SELECT {', '.join(f'count({c})' for c in PII)} FROM raw.customers").fetchall()[0]
         assert personal == (0, 0, 0, 0)
         # Orders and events carry the same pseudonyms: every one joins its customer.
         for table in ("orders", "events"):
@@ -47,17 +45,21 @@ def test_ids_become_keyed_hashes_and_personal_columns_are_not_stored(pseudonymiz
 
 
 def test_rejected_rows_keep_no_real_id_or_text(tmp_path):
-    csv = write(tmp_path / "orders.csv",
-                "order_id,customer_id,ordered_at,amount\n1,ALICE,2024-01-01,10\n2,BOB,2024-01-02,-5\n"
-                '3,CAROL,2024-01-03,"7\n4,DAVE,2024-01-04,8,extra\n')  # fmt: skip
+    csv = write(
+        tmp_path / "orders.csv",
+        "order_id,customer_id,ordered_at,amount\n1,ALICE,2024-01-01,10\n2,BOB,2024-01-02,-5\n"
+        '3,CAROL,2024-01-03,"7\n4,DAVE,2024-01-04,8,extra\n',
+    )
     db = tmp_path / "clv.duckdb"
     report = load_files(db, {"orders": [str(csv)]}, pseudonymizer=Pseudonymizer(KEY))
     assert report.totals()["rows_rejected"] >= 2
     with duckdb.connect(str(db), read_only=True) as con:
         everything = " ".join(
-            str(v) for table in ("orders", "rejected_orders", "customers", "rejected_customers")
-            for row in con.execute(f"SELECT * FROM raw.{table}").fetchall() for v in row
-        )  # fmt: skip
+            str(v)
+            for table in ("orders", "rejected_orders", "customers", "rejected_customers")
+            for row in con.execute(f"SELECT * FROM raw.{table}").fetchall()
+            for v in row
+        )
     for name in ("ALICE", "BOB", "CAROL", "DAVE"):
         assert name not in everything
 

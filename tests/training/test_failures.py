@@ -17,8 +17,15 @@ from training.html_report import write_report
 from training.trees import HGB, Forest
 from udfs import registry
 
-SETTINGS = pipeline.TrainSettings(seed=0, trials=2, threads=2, max_iter=40, forest_trees=20, max_epochs=4,
-                                  families=("btyd", "hgb", "rf", "fused", "kmeans"))  # fmt: skip
+SETTINGS = pipeline.TrainSettings(
+    seed=0,
+    trials=2,
+    threads=2,
+    max_iter=40,
+    forest_trees=20,
+    max_epochs=4,
+    families=("btyd", "hgb", "rf", "fused", "kmeans"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +70,16 @@ def test_the_failing_candidates_are_dropped_and_the_others_registered(dropped):
     assert len(warnings) == 2 and all("\n" not in w for w in warnings)
     assert any("value_hgb_tweedie" in w and "max_error" in w for w in warnings)
     names = {c["name"] for c in result.cards}
-    assert names == {"value_btyd", "value_hgb_poisson", "value_hgb_squared_error", "value_rf", "value_fused",
-                     "churn_btyd", "churn_hgb", "segment_kmeans"}  # fmt: skip
+    assert names == {
+        "value_btyd",
+        "value_hgb_poisson",
+        "value_hgb_squared_error",
+        "value_rf",
+        "value_fused",
+        "churn_btyd",
+        "churn_hgb",
+        "segment_kmeans",
+    }
     fused = next(c for c in result.cards if c["name"] == "value_fused")
     assert "value_hgb_tweedie" not in fused["model"]["params"]["parts"]
     assert set(result.champions) == {"value", "churn", "segment"}

@@ -37,8 +37,10 @@ def test_shuffling_a_constant_feature_changes_nothing_and_the_top_feature_matter
 def test_the_same_seed_gives_the_same_importances(trained, test_rows):
     pointer = registry.champion(trained.models, "churn")
     model, _ = registry.verified_model(trained.models, pointer["name"], pointer["version"])
-    runs = [permutation_importance(model, "churn", test_rows.X, test_rows.churned, rows=500, repeats=1, seed=9)
-            for _ in range(2)]  # fmt: skip
+    runs = [
+        permutation_importance(model, "churn", test_rows.X, test_rows.churned, rows=500, repeats=1, seed=9)
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 

@@ -23,9 +23,20 @@ from udfs import registry
 # depend on how long the models train.
 SETTINGS = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
 EXPECTED = {
-    "value_btyd", "value_hgb_poisson", "value_hgb_tweedie", "value_hgb_squared_error", "value_rf", "value_mlp",
-    "value_ziln", "value_fused", "churn_btyd", "churn_hgb", "churn_rf", "churn_mlp", "segment_kmeans",
-}  # fmt: skip
+    "value_btyd",
+    "value_hgb_poisson",
+    "value_hgb_tweedie",
+    "value_hgb_squared_error",
+    "value_rf",
+    "value_mlp",
+    "value_ziln",
+    "value_fused",
+    "churn_btyd",
+    "churn_hgb",
+    "churn_rf",
+    "churn_mlp",
+    "segment_kmeans",
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +75,12 @@ def _test_rows(db, card):
 def test_cards_record_the_held_out_customers_and_their_row_counts(run, built):
     _, result = run
     card = next(c for c in result.cards if c["name"] == "value_hgb_poisson")
-    assert card["customers"] == {"method": "blake2b(seed:customer_id)", "seed": 0, "validation_share": 0.15,
-                                 "test_share": 0.15}  # fmt: skip
+    assert card["customers"] == {
+        "method": "blake2b(seed:customer_id)",
+        "seed": 0,
+        "validation_share": 0.15,
+        "test_share": 0.15,
+    }
     test = _test_rows(built.db, card)
     assert card["training_rows"]["test"] == len(test) > 0
     with connect(built.db) as con:

@@ -21,12 +21,17 @@ def tiny_model(scale: float = 1.0) -> onnx.ModelProto:
         helper.make_node("ReduceSum", ["features", "axes"], ["total"], keepdims=1),
         helper.make_node("Mul", ["total", "scale"], ["value"]),
     ]
-    inits = [onnx.numpy_helper.from_array(np.array([1], np.int64), "axes"),
-             onnx.numpy_helper.from_array(np.array(scale, np.float32), "scale")]  # fmt: skip
+    inits = [
+        onnx.numpy_helper.from_array(np.array([1], np.int64), "axes"),
+        onnx.numpy_helper.from_array(np.array(scale, np.float32), "scale"),
+    ]
     graph = helper.make_graph(
-        nodes, "tiny", [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", len(FEATURES)])],
-        [helper.make_tensor_value_info("value", TensorProto.FLOAT, ["N", 1])], initializer=inits,
-    )  # fmt: skip
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", len(FEATURES)])],
+        [helper.make_tensor_value_info("value", TensorProto.FLOAT, ["N", 1])],
+        initializer=inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model

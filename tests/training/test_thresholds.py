@@ -60,10 +60,14 @@ def _session(model):
 @pytest.mark.fast
 @pytest.mark.parametrize(
     "candidate",
-    [HGB("value", {"loss": "poisson", "max_iter": 30}), HGB("value", {"loss": "squared_error", "max_iter": 30}),
-     HGB("churn", {"max_iter": 30}), Forest("value", {"n_estimators": 5, "min_samples_leaf": 5})],
+    [
+        HGB("value", {"loss": "poisson", "max_iter": 30}),
+        HGB("value", {"loss": "squared_error", "max_iter": 30}),
+        HGB("churn", {"max_iter": 30}),
+        Forest("value", {"n_estimators": 5, "min_samples_leaf": 5}),
+    ],
     ids=lambda c: c.name,
-)  # fmt: skip
+)
 def test_exported_trees_agree_on_crowded_values_where_plain_rounding_does_not(crowded, candidate):
     X, y = crowded
     candidate._fit(X, y if candidate.task == "value" else (y > 50).astype(float), FitContext(), (X, y))
@@ -73,8 +77,11 @@ def test_exported_trees_agree_on_crowded_values_where_plain_rounding_does_not(cr
     assert np.max(np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))) < 1e-5
     if isinstance(candidate, HGB) and candidate.task == "value":
         # The fault is real: skl2onnx's own rounding sends rows the other way.
-        plain = to_onnx(candidate.model_, initial_types=[("features", FloatTensorType([None, X.shape[1]]))],
-                        target_opset=TARGET_OPSET)  # fmt: skip
+        plain = to_onnx(
+            candidate.model_,
+            initial_types=[("features", FloatTensorType([None, X.shape[1]]))],
+            target_opset=TARGET_OPSET,
+        )
         raw = _session(plain).run(None, {"features": X})[0].ravel()
         assert np.max(np.abs(raw - candidate.model_._raw_predict(X).ravel())) > 0.1
 
@@ -119,8 +126,9 @@ def test_split_boundaries_of_a_model_fitted_on_a_generated_shop(built):
     served = _session(model._graph(X.shape[1])).run(["raw"], {"features": probes})[0].ravel()
     expected = model._predict(probes)
     assert np.max(np.abs(served - expected) / np.maximum(1.0, expected)) < 1e-5
-    plain = to_onnx(model.model_, initial_types=[("features", FloatTensorType([None, X.shape[1]]))],
-                    target_opset=TARGET_OPSET)  # fmt: skip
+    plain = to_onnx(
+        model.model_, initial_types=[("features", FloatTensorType([None, X.shape[1]]))], target_opset=TARGET_OPSET
+    )
     rounded = np.exp(_session(plain).run(None, {"features": probes})[0].ravel())
     assert np.sum(np.abs(rounded - expected) / np.maximum(1.0, expected) > 1e-3) >= 1
 
@@ -130,8 +138,9 @@ def test_a_numbering_that_does_not_line_up_is_refused(crowded):
     X, y = crowded
     model = HGB("value", {"loss": "poisson", "max_iter": 5})
     model._fit(X, y, FitContext(), (X, y))
-    converted = to_onnx(model.model_, initial_types=[("features", FloatTensorType([None, X.shape[1]]))],
-                        target_opset=TARGET_OPSET)  # fmt: skip
+    converted = to_onnx(
+        model.model_, initial_types=[("features", FloatTensorType([None, X.shape[1]]))], target_opset=TARGET_OPSET
+    )
     splits = sklearn_thresholds(model.model_)
     shifted = {(tree + 1, node): split for (tree, node), split in splits.items()}
     with pytest.raises(TrainingError, match="no twin in the fitted trees"):

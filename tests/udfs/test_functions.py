@@ -52,8 +52,9 @@ def test_features_bind_by_name_whatever_the_order_and_extra_columns_are_ignored(
 
 
 def test_a_model_and_version_can_be_chosen_in_sql(con, scoring, trained):
-    got = scores(con, "SELECT predict_clv(s, model := 'value_btyd/v1') FROM ml_scoring_set s "
-                      "ORDER BY cutoff_date, customer_id")  # fmt: skip
+    got = scores(
+        con, "SELECT predict_clv(s, model := 'value_btyd/v1') FROM ml_scoring_set s ORDER BY cutoff_date, customer_id"
+    )
     np.testing.assert_array_equal(got, onnx_scores(trained, "value", scoring.X, "value_btyd"))
     assert con.execute("SELECT clv_model('value', model := 'value_btyd')").fetchall()[0][0] == "value_btyd/v1"
     champion = registry.champion(trained.models, "value")
