@@ -113,6 +113,7 @@ def test_clv_run_on_a_history_too_short_for_a_test_cutoff_scores_and_skips_the_e
     out = capsys.readouterr().out
     assert code == 0
     assert "Skipped the evaluation and the report" in out
+    assert "clv models list" in out and f"open {report}" not in out
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM customer_scores").fetchall()[0][0] == 800
     assert not report.exists()
