@@ -23,22 +23,12 @@ import duckdb
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+from bench.bench_gini_headroom import LARGE, USUAL
 from training.dataset import CustomerHoldout, read_rows, sample_rows, split_masks, time_split
 from training.metrics import normalized_gini
 from training.report import _oracle
 
-SHAPES = {
-    "31 leaves, 300 it": {"max_leaf_nodes": 31, "learning_rate": 0.05, "max_iter": 300, "min_samples_leaf": 100},
-    "127 leaves, <=1500 it": {
-        "max_leaf_nodes": 127,
-        "learning_rate": 0.03,
-        "max_iter": 1500,
-        "min_samples_leaf": 50,
-        "early_stopping": True,
-        "validation_fraction": 0.1,
-        "n_iter_no_change": 30,
-    },
-}
+SHAPES = {"31 leaves, 300 it": USUAL, "127 leaves, <=1500 it": LARGE}
 
 
 def main() -> int:

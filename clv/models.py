@@ -46,7 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             ]
         )
     console.table(f"Registered in {args.models_dir}", ["model", "version", "task", "validation primary", ""], rows)
-    print_failures(result.failures and [f.as_dict() for f in result.failures])
+    print_failures([f.as_dict() for f in result.failures])
     if result.split:
         console.out.print(
             f"Trained on {len(result.split.train)} cutoffs up to {result.split.train[-1]}, validated on "

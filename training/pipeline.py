@@ -263,7 +263,9 @@ def train_models(
     )
     failures = result.failures
     start = time.perf_counter()
-    ctx.btyd = _fit_baseline(train.at(split.train[-1]).X, info, split.train[-1].isoformat(), settings, failures, log)
+    # The latest training cutoff's rows, read once: the baseline and the segments are fitted on them.
+    latest = train.at(split.train[-1]).X
+    ctx.btyd = _fit_baseline(latest, info, split.train[-1].isoformat(), settings, failures, log)
     result.seconds["btyd_fit"] = time.perf_counter() - start
     candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds, failures)
     parity_index = sample_rows(len(test), PARITY_ROWS, settings.seed)
@@ -300,7 +302,7 @@ def train_models(
         def segments() -> Exported:
             # Unsupervised, so fitted on the most rows the run has at one recent cutoff: every fitting
             # customer at the latest training cutoff (a small shop's test group can be a few dozen).
-            segmenter = Segmenter(seed=settings.seed).fit(train.at(split.train[-1]).X)
+            segmenter = Segmenter(seed=settings.seed).fit(latest)
             return (segmenter, *export_checked(segmenter, parity_rows.X), {})
 
         segmented = attempt("segment_kmeans", "segment", "fit", segments, failures, log)

@@ -145,13 +145,17 @@ def _pointer_path(root: Path, task: str) -> Path:
 
 def champion(root: Path, task: str) -> dict | None:
     """The champion pointer of a task ({"name", "version", "history"}), or None before any training."""
-    path = _pointer_path(root, task)
+    return _read_json(_pointer_path(root, task), "the champion pointer")
+
+
+def _read_json(path: Path, what: str) -> dict | None:
+    """A JSON file the registry writes, None when it is not there yet, a RegistryError when unreadable."""
     if not path.exists():
         return None
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise RegistryError(f"cannot read the champion pointer {path}: {err}") from err
+        raise RegistryError(f"cannot read {what} {path}: {err}") from err
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
@@ -209,10 +213,4 @@ def rollback(root: Path, task: str) -> dict:
 
 def last_run(root: Path) -> dict | None:
     """The record of the latest training run (registered versions, dropped candidates), or None."""
-    path = Path(root) / RUN_RECORD
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise RegistryError(f"cannot read the training record {path}: {err}") from err
+    return _read_json(Path(root) / RUN_RECORD, "the training record")
