@@ -22,7 +22,7 @@ install: $(STAMP)
 # Write the dbt files that restate the feature contract (udfs/contract.py): the ml views' YAML
 # columns and macros/contract.sql. A test fails while they differ from what the contract renders.
 contract: install
-	$(BIN)/python -m udfs.contract_files
+	$(BIN)/python -m duckdb_clv.udfs.contract_files
 
 demo: install
 	$(BIN)/clv demo

@@ -10,17 +10,14 @@ the load and build times and the peak resident memory of the process tree (dbt i
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench.memory import PeakMemory
-from clv.build import build_features
-from ingest import generate_shop
-from ingest.loader import load_files
-from ingest.schema import LOAD_ORDER
+from duckdb_clv.build import build_features
+from duckdb_clv.ingest import generate_shop
+from duckdb_clv.ingest.loader import load_files
+from duckdb_clv.ingest.schema import LOAD_ORDER
 
 TARGET_SECONDS, TARGET_GB = 300.0, 8.0
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench.memory import PeakMemory
-from ingest import generate_shop
+from duckdb_clv.ingest import generate_shop
 
 TARGET_SECONDS, TARGET_GB = 180.0, 8.0
 

@@ -29,17 +29,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from training.dataset import CustomerHoldout, read_rows, split_masks, time_split
-from training.metrics import normalized_gini
-from training.report import _oracle
+from duckdb_clv.pipeline import shop_oracle
+from duckdb_clv.training.dataset import CustomerHoldout, read_rows, split_masks, time_split
+from duckdb_clv.training.evaluation.metrics import normalized_gini
 
 # The training run's usual tree shape, and 4x its capacity with early stopping (shared with the
 # learning-curve benchmark).
@@ -97,7 +94,7 @@ def main() -> int:
         f"customers, {held_out.sum():,} of held-out ones"
     )
     if args.shop:
-        truth = _oracle(Path(args.shop), str(cutoffs[-1]), data.customer_id[at_test], 365, 90, 0)["value"]
+        truth = shop_oracle(args.shop, str(cutoffs[-1]), 365, 90).take(data.customer_id[at_test])["value"]
         oracle = np.full(len(data), np.nan)
         oracle[at_test] = truth
         parts = []

@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from bench.bench_gini_headroom import LARGE, USUAL
-from training.dataset import CustomerHoldout, read_rows, sample_rows, split_masks, time_split
-from training.metrics import normalized_gini
-from training.report import _oracle
+from duckdb_clv.pipeline import shop_oracle
+from duckdb_clv.training.dataset import CustomerHoldout, read_rows, sample_rows, split_masks, time_split
+from duckdb_clv.training.evaluation.metrics import normalized_gini
 
 SHAPES = {"31 leaves, 300 it": USUAL, "127 leaves, <=1500 it": LARGE}
 
@@ -49,7 +46,7 @@ def main() -> int:
     )
     if args.shop:
         start = time.perf_counter()
-        oracle = _oracle(Path(args.shop), str(cutoffs[-1]), data.customer_id[test], 365, 90, 0)["value"]
+        oracle = shop_oracle(args.shop, str(cutoffs[-1]), 365, 90).take(data.customer_id[test])["value"]
         covered = ~np.isnan(oracle)
         X_test, y_test = X_test[covered], y_test[covered]
         print(

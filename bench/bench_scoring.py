@@ -22,16 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import duckdb
 import numpy as np
 import onnxruntime as ort
 
-import udfs
 from bench.memory import PeakMemory
-from udfs import registry
-from udfs.contract import FEATURES
+from duckdb_clv import udfs
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.contract import FEATURES
 
 ROWS, BIG_ROWS = 5_000_000, 10_000_000
 TARGET_RATIO_DIRECT, TARGET_RATIO_PANDAS, TARGET_EXTRA_GB = 0.85, 3.0, 2.0

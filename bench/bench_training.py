@@ -20,21 +20,21 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench.memory import PeakMemory
-from training.pipeline import TrainSettings, train_models
-from training.report import evaluate_registry
+from duckdb_clv.pipeline import sample_shop_oracle
+from duckdb_clv.settings import make_settings
+from duckdb_clv.training.evaluation.holdout import evaluate_registry
+from duckdb_clv.training.pipeline import TrainSettings, train_models
 
 TARGET_SECONDS = 20 * 60
 
 
 def prepare(db: Path, shop: Path, customers: int) -> None:
     """Generate (seed 42), load and build the shop when the database is missing."""
-    from clv.build import build_features
-    from ingest import generate_shop
-    from ingest.loader import load_files
-    from ingest.schema import LOAD_ORDER
+    from duckdb_clv.build import build_features
+    from duckdb_clv.ingest import generate_shop
+    from duckdb_clv.ingest.loader import load_files
+    from duckdb_clv.ingest.schema import LOAD_ORDER
 
     if not (shop / "orders.parquet").exists():
         print(f"generating {customers:,} customers into {shop} ...", flush=True)
@@ -75,7 +75,8 @@ def main() -> int:
 
     started = time.perf_counter()
     shop = None if args.no_oracle or not args.shop else args.shop
-    report = evaluate_registry(db, models, ground_truth=shop, out=models / "evaluation.json")
+    oracle = sample_shop_oracle(make_settings(db=str(db), models_dir=str(models)), shop) if shop else None
+    report = evaluate_registry(db, models, oracle=oracle, out=models / "evaluation.json")
     print(
         f"\nevaluation on test cutoff {report['test_cutoff']} ({report['rows']:,} customers) "
         f"in {time.perf_counter() - started:.1f} s"

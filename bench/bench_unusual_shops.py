@@ -22,13 +22,12 @@ from pathlib import Path
 
 import duckdb
 
+from duckdb_clv.ingest.generator.scenarios import SCENARIOS
+from duckdb_clv.ingest.schema import LOAD_ORDER
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from ingest.generator.scenarios import SCENARIOS  # noqa: E402
-from ingest.schema import LOAD_ORDER  # noqa: E402
-
-CLV = [sys.executable, "-m", "clv"]
+CLV = [sys.executable, "-m", "duckdb_clv"]
 # Scenario -> (customers, extra `clv run` flags); None keeps the scenario's own size.
 RUNS = {
     "wholesale": (3_400, ["--horizon-days", "91", "--churn-window-days", "91"]),

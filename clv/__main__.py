@@ -1,5 +1,5 @@
-"""``python -m clv``: the same as the ``clv`` console script."""
+"""``python -m duckdb_clv``: the same as the ``clv`` console script."""
 
-from clv.cli import main
+from duckdb_clv.cli import main
 
 raise SystemExit(main())

@@ -8,9 +8,9 @@ the repository.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,10 +19,28 @@ from pathlib import Path
 
 import duckdb
 
-from clv.errors import ClvError
-from ingest.resources import memory_limit
+from duckdb_clv.errors import ClvError
+from duckdb_clv.ingest.resources import memory_limit
 
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+
+def dbt_project_dir() -> Path:
+    """The dbt project: package data of an installed wheel, or the checkout's top-level ``dbt_project/``.
+
+    Raises
+    ------
+    ClvError
+        When neither is there (a broken installation).
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "dbt_project", here.parent / "dbt_project"):  # installed; checkout
+        if (candidate / "dbt_project.yml").is_file():
+            return candidate
+    raise ClvError(f"the dbt project is missing beside {here}: reinstall duckdb-clv")
+
+
+# dbt runs on this interpreter, so the profile's plugin (duckdb_clv.udfs.dbt_plugin) is imported
+# from the same installation as the code that started the build.
+DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
 
 Progress = Callable[[int, int, str], None]
 # Info-level events dbt prints when a node is done (NodeFinished is debug-level, not on stdout).
@@ -123,20 +141,23 @@ def build_features(
     ClvError
         When dbt is missing, the database is not ready, or a model or test fails.
     """
-    dbt = _dbt_executable()
+    _require_dbt()
+    project = dbt_project_dir()
     db = Path(db_path).resolve()
     _check_database(db)
     work = db.parent / "dbt"
     args = [
-        dbt,
+        sys.executable,
+        "-c",
+        DBT_MAIN,
         "--log-format",
         "json",
         "--no-use-colors",
         "build",
         "--project-dir",
-        str(DBT_PROJECT),
+        str(project),
         "--profiles-dir",
-        str(DBT_PROJECT),
+        str(project),
         "--target-path",
         str(work / "target"),
         "--log-path",
@@ -186,12 +207,9 @@ def build_features(
     return result
 
 
-def _dbt_executable() -> str:
-    beside = Path(sys.executable).with_name("dbt")
-    found = str(beside) if beside.exists() else shutil.which("dbt")
-    if not found:
-        raise ClvError("dbt is not installed: install it with `pip install -e '.[dbt]'` (make install does)")
-    return found
+def _require_dbt() -> None:
+    if importlib.util.find_spec("dbt.adapters.duckdb") is None:
+        raise ClvError("dbt is not installed: install it with `pip install 'duckdb-clv[dbt]'` (make install does)")
 
 
 def _parse(line: str) -> tuple[str, dict] | None:

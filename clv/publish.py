@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from clv.errors import ClvError
-from udfs.staging import staging_path, sweep
+from duckdb_clv.errors import ClvError
+from duckdb_clv.udfs.staging import staging_path, sweep
 
 PUBLISHED = ("customer_scores", "segment_summary", "fct_customer_features", "dim_customers")
 

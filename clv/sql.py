@@ -13,9 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-import udfs
-from clv import console
-from clv.errors import ClvError
+from duckdb_clv import console, udfs
+from duckdb_clv.errors import ClvError
 
 MAX_ROWS = 1_000
 

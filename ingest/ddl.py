@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from ingest.schema import SQL_TYPES, TABLES, Column
-from ingest.sql import ident
+from duckdb_clv.ingest.schema import SQL_TYPES, TABLES, Column
+from duckdb_clv.ingest.sql import ident
 
 META_COLUMNS = "_load_id BIGINT, _source_file VARCHAR, _source_line BIGINT"
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import duckdb
 
-from ingest import ddl
-from ingest.errors import LoadError
-from ingest.mapping import Mapping, TableMapping
-from ingest.pseudonymize import Pseudonymizer, check_database
-from ingest.resources import memory_limit
-from ingest.rules import Bounds, parse_expr, row_rules
-from ingest.schema import LOAD_ORDER, TABLES, TableSpec
-from ingest.sources import SourceFile, bind_columns, inspect, resolve
-from ingest.sql import ident, lit
+from duckdb_clv.ingest import ddl
+from duckdb_clv.ingest.errors import LoadError
+from duckdb_clv.ingest.mapping import Mapping, TableMapping
+from duckdb_clv.ingest.pseudonymize import Pseudonymizer, check_database
+from duckdb_clv.ingest.resources import memory_limit
+from duckdb_clv.ingest.rules import Bounds, parse_expr, row_rules
+from duckdb_clv.ingest.schema import LOAD_ORDER, TABLES, TableSpec
+from duckdb_clv.ingest.sources import SourceFile, bind_columns, inspect, resolve
+from duckdb_clv.ingest.sql import ident, lit
 
 DERIVED_SOURCE = "(derived from orders)"
 

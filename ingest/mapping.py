@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from ingest.errors import LoadError
-from ingest.schema import TABLES
+from duckdb_clv.ingest.errors import LoadError
+from duckdb_clv.ingest.schema import TABLES
 
 AMOUNT_FORMATS = ("plain", "comma_decimal")
 ID_CASES = ("upper", "lower", "preserve")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ingest.errors import LoadError
+from duckdb_clv.ingest.errors import LoadError
 
 KEY_ENV = "CLV_PSEUDONYM_KEY"
 MIN_KEY_LENGTH = 16

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.mapping import TableMapping
-from ingest.schema import Column
-from ingest.sql import lit
+from duckdb_clv.ingest.mapping import TableMapping
+from duckdb_clv.ingest.schema import Column
+from duckdb_clv.ingest.sql import lit
 
 TEMPORAL = ("TIMESTAMP", "DATE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 NUMERIC_PREFIXES = (

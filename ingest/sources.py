@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.errors import LoadError
-from ingest.mapping import TableMapping
-from ingest.schema import TableSpec
-from ingest.sql import lit
+from duckdb_clv.ingest.errors import LoadError
+from duckdb_clv.ingest.mapping import TableMapping
+from duckdb_clv.ingest.schema import TableSpec
+from duckdb_clv.ingest.sql import lit
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clv.build import BuildResult, build_features
-from ingest import generate_shop
-from ingest.generator import GeneratedShop
-from ingest.loader import load_files
+from duckdb_clv import pipeline
+from duckdb_clv.build import BuildResult
+from duckdb_clv.ingest import generate_shop
+from duckdb_clv.ingest.generator import GeneratedShop
+from duckdb_clv.score import ScoreResult
+from duckdb_clv.settings import make_settings
 
 SHOP_TABLES = ("customers", "orders", "order_items", "returns", "events")
 
@@ -56,9 +58,9 @@ class BuiltShop:
 def build_shop(root: Path) -> BuiltShop:
     """Generate the 3,000-customer test shop (seed 21) under ``root``, load it and build it."""
     shop = generate_shop(root / "shop", customers=3_000, seed=21)
-    db = root / "clv.duckdb"
-    load_files(db, shop_inputs(shop))
-    return BuiltShop(shop, db, build_features(db))
+    settings = make_settings(db=str(root / "clv.duckdb"))
+    pipeline.load(settings, shop_inputs(shop))
+    return BuiltShop(shop, Path(settings.db), pipeline.build(settings))
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +78,7 @@ class TrainedShop:
 
 def train_shop(built: BuiltShop, root: Path) -> TrainedShop:
     """Every model family trained on ``built`` with a small budget (seed 0), into registry ``root``."""
-    from training.pipeline import TrainSettings, train_models
+    from duckdb_clv.training.pipeline import TrainSettings, train_models
 
     settings = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
     return TrainedShop(built, root, train_models(built.db, root, settings))
@@ -88,18 +90,16 @@ def trained(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> Train
     return train_shop(built, tmp_path_factory.mktemp("registry"))
 
 
-def score_shop(trained: TrainedShop, root: Path) -> tuple[Path, Path, dict]:
+def score_shop(trained: TrainedShop, root: Path) -> tuple[Path, Path, ScoreResult]:
     """A copy of ``trained``'s database and registry under ``root``, with customer_scores built by dbt."""
-    from clv.score import score_customers
-
     db = copy_db(trained.built.db, root / "clv.duckdb")
     models = root / "models"
     shutil.copytree(trained.models, models)
-    return db, models, score_customers(db, models)
+    return db, models, pipeline.score(make_settings(db=str(db), models_dir=str(models)))
 
 
 @pytest.fixture(scope="session")
-def scored(trained: TrainedShop, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+def scored(trained: TrainedShop, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, ScoreResult]:
     """A copy of ``trained``'s database and registry with customer_scores built by dbt."""
     return score_shop(trained, tmp_path_factory.mktemp("scored"))
 
@@ -113,7 +113,7 @@ def copy_db(db: Path, to: Path) -> Path:
 
 def onnx_scores(trained: TrainedShop, task: str, X: np.ndarray, name: str | None = None) -> np.ndarray:
     """What onnxruntime returns, as float64, for the task's champion (or ``name``'s latest) on ``X``."""
-    from udfs import functions, registry
+    from duckdb_clv.udfs import functions, registry
 
     pointer = registry.champion(trained.models, task)
     name = name or pointer["name"]

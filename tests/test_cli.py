@@ -9,13 +9,13 @@ import sys
 import duckdb
 import pytest
 
-from clv.cli import main
-from clv.errors import ClvError
+from duckdb_clv.cli import main
+from duckdb_clv.errors import ClvError
 from tests.conftest import write
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "clv", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "duckdb_clv", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_help_lists_the_commands():
@@ -122,7 +122,7 @@ def test_sql_runs_a_command_and_statements_from_stdin(small_db):
     result = run("sql", "--db", str(small_db), "-c", "select sum(amount) as total from raw.orders")
     assert result.returncode == 0 and "12" in result.stdout and "total" in result.stdout
     piped = subprocess.run(
-        [sys.executable, "-m", "clv", "sql", "--db", str(small_db)],
+        [sys.executable, "-m", "duckdb_clv", "sql", "--db", str(small_db)],
         input="select count(*) as n from raw.orders; select 'hello' as greeting;",
         capture_output=True,
         text=True,
@@ -169,9 +169,9 @@ def test_build_from_the_command_line(tmp_path):
 
 
 def test_a_missing_dbt_is_one_line_saying_how_to_install_it(tmp_path, monkeypatch):
-    from clv import build
+    from duckdb_clv import build
 
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ClvError, match=r"dbt is not installed: install it with `pip install -e '\.\[dbt\]'`"):
+    real = build.importlib.util.find_spec
+    monkeypatch.setattr(build.importlib.util, "find_spec", lambda name: None if name.startswith("dbt") else real(name))
+    with pytest.raises(ClvError, match=r"dbt is not installed: install it with `pip install 'duckdb-clv\[dbt\]'`"):
         build.build_features(tmp_path / "clv.duckdb")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clv.cli import apply_settings, build_parser, main
-from clv.config import Settings, load_settings
-from clv.errors import ClvError
+from duckdb_clv.cli import build_parser, main, settings_for
+from duckdb_clv.errors import ClvError
+from duckdb_clv.settings import Settings, load_settings, make_settings
 from tests.conftest import write
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
@@ -35,8 +35,8 @@ trials = 3
 """
 
 
-def parse(argv: list[str], settings: Settings):
-    return apply_settings(build_parser().parse_args(argv), settings)
+def parse(argv: list[str], config=None) -> Settings:
+    return settings_for(build_parser().parse_args([*(["--config", str(config)] if config else []), *argv]))
 
 
 def test_a_full_file_is_read_with_dates_normalized(tmp_path):
@@ -49,26 +49,28 @@ def test_a_full_file_is_read_with_dates_normalized(tmp_path):
     assert (settings.seed, settings.trials) == (5, 3)
 
 
-def test_flags_beat_the_file_and_the_file_beats_the_defaults(tmp_path):
-    settings = load_settings(write(tmp_path / "clv.toml", FULL))
-    args = parse(["score"], settings)
+def test_flags_beat_the_file_and_the_file_beats_the_defaults(tmp_path, monkeypatch):
+    config = write(tmp_path / "clv.toml", FULL)
+    args = parse(["score"], config)
     assert (args.db, args.models_dir, args.vip_percentile, args.discount_rate) == (
         "work/shop.duckdb",
         "work/models",
         0.9,
         0.08,
     )
-    args = parse(["--db", "other.duckdb", "score", "--vip-percentile", "0.99"], settings)
+    args = parse(["--db", "other.duckdb", "score", "--vip-percentile", "0.99"], config)
     assert (args.db, args.vip_percentile, args.regular_percentile) == ("other.duckdb", 0.99, 0.4)
-    args = parse(["build", "--horizon-days", "365"], settings)
+    args = parse(["build", "--horizon-days", "365"], config)
     assert (args.horizon_days, args.churn_window_days, args.training_cutoffs) == (
         365,
         60,
-        ["2024-10-31", "2024-11-30", "2024-12-31"],
+        ("2024-10-31", "2024-11-30", "2024-12-31"),
     )
-    args = parse(["train"], Settings())
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no clv.toml here: the defaults
+    args = parse(["train"])
     assert (args.db, args.seed, args.trials) == ("build/clv.duckdb", 0, 4)
-    args = parse(["publish"], settings)
+    args = parse(["publish"], config)
     assert args.published == "work/serving.duckdb"
 
 
@@ -109,3 +111,37 @@ def test_the_cli_prints_a_bad_setting_as_one_line(tmp_path, capsys):
     assert "horizon_days must be a whole number" in err and len(err.splitlines()) == 1
     assert main(["--config", str(tmp_path / "missing.toml"), "build"]) == 2
     assert "no config file at" in capsys.readouterr().err
+
+
+def test_the_python_api_takes_settings_by_keyword_checked_like_the_file(tmp_path):
+    settings = load_settings(write(tmp_path / "clv.toml", FULL), horizon_days=90, training_cutoffs=None)
+    assert (settings.horizon_days, settings.churn_window_days) == (90, 60)  # keyword, then file
+    assert settings.training_cutoffs == ("2024-10-31", "2024-11-30", "2024-12-31")  # None leaves it to the file
+    assert make_settings(db="x.duckdb") == Settings(db="x.duckdb")
+    with pytest.raises(ClvError, match="unknown setting 'horizon'; the settings are "):
+        make_settings(horizon=30)
+    with pytest.raises(ClvError, match="churn_window_days must be a whole number of at least 1, got 0"):
+        make_settings(churn_window_days=0)
+    with pytest.raises(ClvError, match=r"^vip_percentile \(0.2\) must be at least regular_percentile \(0.5\)$"):
+        make_settings(vip_percentile=0.2)
+
+
+def test_the_settings_defaults_are_the_dbt_projects_vars():
+    # dbt_project.yml restates them so that `dbt build` works on its own; they must not drift.
+    import yaml
+
+    from duckdb_clv.build import dbt_project_dir
+
+    variables = yaml.safe_load((dbt_project_dir() / "dbt_project.yml").read_text())["vars"]
+    defaults = Settings()
+    for name in (
+        "as_of_date",
+        "training_cutoffs",
+        "n_training_cutoffs",
+        "horizon_days",
+        "churn_window_days",
+        "vip_percentile",
+        "regular_percentile",
+        "discount_rate",
+    ):
+        assert variables[name] == getattr(defaults, name), name

@@ -17,8 +17,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from training.errors import TrainingError
-from udfs.contract import FEATURES, differences
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.udfs.contract import FEATURES, differences
 
 BATCH_ROWS = 1 << 18
 

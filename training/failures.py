@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-from training.errors import TrainingError
+from duckdb_clv.training.errors import TrainingError
 
 STAGES = ("fit", "export", "parity")
 T = TypeVar("T")

@@ -16,7 +16,6 @@ there are and becomes the champion, and the result says so.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -26,11 +25,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from training.baseline import BTYDFit
-from training.baseline_candidate import Baseline
-from training.calibration import Platt, ValueScale
-from training.candidates import Candidate, FitContext, target
-from training.dataset import (
+from duckdb_clv.training.dataset import (
     BuildInfo,
     CustomerHoldout,
     Dataset,
@@ -42,55 +37,25 @@ from training.dataset import (
     split_rows,
     time_split,
 )
-from training.errors import TrainingError
-from training.evaluation import candidate_metrics
-from training.export import export_checked
-from training.failures import Failure, attempt, one_line, survivors_or_raise
-from training.fusion import Fused
-from training.mlp import MLP
-from training.registry import register
-from training.search import PRIMARY, SPACES, primary_score, search
-from training.segments import Segmenter
-from training.trees import HGB, Forest
-from udfs import registry
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.training.evaluation.candidate import candidate_metrics
+from duckdb_clv.training.export.parity import export_checked
+from duckdb_clv.training.export.registry import register
+from duckdb_clv.training.failures import Failure, attempt, one_line, survivors_or_raise
+from duckdb_clv.training.models.baseline import Baseline
+from duckdb_clv.training.models.btyd import BTYDFit
+from duckdb_clv.training.models.calibration import Platt, ValueScale
+from duckdb_clv.training.models.candidates import Candidate, FitContext, target
+from duckdb_clv.training.models.fusion import Fused
+from duckdb_clv.training.models.mlp import MLP
+from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
+from duckdb_clv.training.models.segments import Segmenter
+from duckdb_clv.training.models.trees import HGB, Forest
+from duckdb_clv.training.settings import TrainSettings
+from duckdb_clv.udfs import registry
 
-FAMILIES = ("btyd", "hgb", "rf", "mlp", "ziln", "fused", "kmeans")
 # Test rows each export is checked on (a seeded sample; all of them on shops this small or smaller).
 PARITY_ROWS = 50_000
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How much to train: the defaults suit the sample shop and scale to 1M customers."""
-
-    seed: int = 0
-    trials: int = 4
-    search_rows: int = 100_000
-    max_train_rows: int = 1_000_000
-    mlp_rows: int = 500_000
-    threads: int = max(1, os.cpu_count() or 1)
-    families: tuple[str, ...] = FAMILIES
-    fuse_top: int = 3
-    max_iter: int = 300  # boosting iterations at most (early stopping usually ends sooner)
-    forest_trees: int = 100
-    max_epochs: int = 40
-
-    def __post_init__(self) -> None:
-        unknown = [f for f in self.families if f not in FAMILIES]
-        if unknown:
-            raise ValueError(f"unknown model families {unknown}; choose from {list(FAMILIES)}")
-        for name in (
-            "trials",
-            "search_rows",
-            "max_train_rows",
-            "mlp_rows",
-            "threads",
-            "max_iter",
-            "forest_trees",
-            "max_epochs",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass

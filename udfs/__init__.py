@@ -1,6 +1,6 @@
 """Scoring in SQL: DuckDB functions over the registry's ONNX models, run by onnxruntime.
 
-    import udfs
+    from duckdb_clv import udfs
     con = udfs.connect("build/clv.duckdb")            # read-only, functions registered
     con.sql("SELECT customer_id, predict_clv(s), churn_score(s) FROM ml_scoring_set s")
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from udfs import functions, registry
-from udfs.sql import register_functions
+from duckdb_clv.udfs import functions, registry
+from duckdb_clv.udfs.sql import register_functions
 
 DEFAULT_MODELS_DIR = "onnx_models"
 

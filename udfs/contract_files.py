@@ -5,8 +5,8 @@ dbt needs the contract in its own files: the enforced column lists of ``ml_train
 (a macro file). Both are rendered here from the one definition; ``make contract`` writes them and
 ``tests/dbt/test_contract.py`` checks that the committed files are exactly what this renders.
 
-    python -m udfs.contract_files          # write the files
-    python -m udfs.contract_files --check  # exit 1, naming the stale files, when they differ
+    python -m duckdb_clv.udfs.contract_files          # write the files
+    python -m duckdb_clv.udfs.contract_files --check  # exit 1, naming the stale files, when they differ
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from udfs.contract import (
+from duckdb_clv.udfs.contract import (
     AGE_BANDS,
     BEHAVIOUR_METRICS,
     BEHAVIOUR_WINDOWS,
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{DBT_PROJECT / rel} differs from udfs/contract.py: run `make contract`", file=sys.stderr)
         return 1 if old else 0
     if args:
-        print("usage: python -m udfs.contract_files [--check]", file=sys.stderr)
+        print("usage: python -m duckdb_clv.udfs.contract_files [--check]", file=sys.stderr)
         return 2
     for rel in write():
         print(f"wrote {DBT_PROJECT / rel}")

@@ -3,7 +3,7 @@
 In a profile::
 
     plugins:
-      - module: udfs.dbt_plugin
+      - module: duckdb_clv.udfs.dbt_plugin
         config:
           models_dir: /path/to/onnx_models   # optional; default $CLV_MODELS_DIR or onnx_models
 
@@ -20,7 +20,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-import udfs
+from duckdb_clv import udfs
 
 
 class Plugin(BasePlugin):

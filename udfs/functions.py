@@ -23,10 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from udfs import btyd_math
-from udfs.contract import FEATURES, spec_hash
-from udfs.errors import UdfError
-from udfs.models import LoadedModel, ModelCache
+from duckdb_clv.udfs import btyd_math
+from duckdb_clv.udfs.contract import FEATURES, spec_hash
+from duckdb_clv.udfs.errors import UdfError
+from duckdb_clv.udfs.models import LoadedModel, ModelCache
 
 BTYD_MODEL = "value_btyd"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from udfs import registry
-from udfs.errors import RegistryError
-from udfs.sessions import open_session
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.errors import RegistryError
+from duckdb_clv.udfs.sessions import open_session
 
 
 @dataclass(frozen=True)

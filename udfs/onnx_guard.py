@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from udfs.errors import RegistryError
+from duckdb_clv.udfs.errors import RegistryError
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 # Field numbers of onnx.proto's ModelProto, OperatorSetIdProto and StringStringEntryProto.

@@ -20,11 +20,11 @@ import os
 import re
 from pathlib import Path
 
-from udfs.contract import FEATURES, spec_hash
-from udfs.errors import RegistryError
-from udfs.onnx_guard import check_model_bytes
-from udfs.sessions import open_session
-from udfs.staging import staging_path, sweep
+from duckdb_clv.udfs.contract import FEATURES, spec_hash
+from duckdb_clv.udfs.errors import RegistryError
+from duckdb_clv.udfs.onnx_guard import check_model_bytes
+from duckdb_clv.udfs.sessions import open_session
+from duckdb_clv.udfs.staging import staging_path, sweep
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 VERSION = re.compile(r"^v[0-9]{1,6}$")

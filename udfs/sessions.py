@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import onnxruntime as ort
 
-from udfs.contract import FEATURES
-from udfs.errors import RegistryError
+from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.errors import RegistryError
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:

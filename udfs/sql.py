@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from udfs import functions
-from udfs.contract import FEATURES, spec_hash
+from duckdb_clv.udfs import functions
+from duckdb_clv.udfs.contract import FEATURES, spec_hash
 
 TASK_FUNCTIONS = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}
 

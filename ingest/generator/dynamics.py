@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.generator.params import DISCOUNT_LEVELS, ShopParams
+from duckdb_clv.ingest.generator.params import DISCOUNT_LEVELS, ShopParams
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ingest.errors import GenerateError
-from ingest.generator import dirty as faults
-from ingest.generator.params import ShopParams, ShopSpec
-from ingest.generator.population import Population, draw_population
-from ingest.generator.simulate import dropout_days, make_events, make_orders, make_returns, simulate_lives
-from ingest.generator.tables import (
+from duckdb_clv.ingest.errors import GenerateError
+from duckdb_clv.ingest.generator import dirty as faults
+from duckdb_clv.ingest.generator.params import ShopParams, ShopSpec
+from duckdb_clv.ingest.generator.population import Population, draw_population
+from duckdb_clv.ingest.generator.simulate import dropout_days, make_events, make_orders, make_returns, simulate_lives
+from duckdb_clv.ingest.generator.tables import (
     customer_ids,
     customers_table,
     events_table,

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.errors import GenerateError
-from ingest.generator.dynamics import engagement_target, expected_net_per_order, step_engagement, step_week
-from ingest.generator.params import ShopParams, discount_probability, week_season
+from duckdb_clv.ingest.errors import GenerateError
+from duckdb_clv.ingest.generator.dynamics import engagement_target, expected_net_per_order, step_engagement, step_week
+from duckdb_clv.ingest.generator.params import ShopParams, discount_probability, week_season
 
 US_PER_DAY = 86_400_000_000
 

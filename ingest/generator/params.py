@@ -70,7 +70,6 @@ CATEGORIES: tuple[tuple[str, float, float], ...] = (
     ("garden", 0.04, 0.6),
     ("grocery", 0.04, 0.1),
 )
-PRODUCTS_PER_CATEGORY = 400
 
 EVENT_TYPES: tuple[str, ...] = (
     "page_view",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.generator.params import (
+from duckdb_clv.ingest.generator.params import (
     AGE_BANDS,
     CATEGORIES,
     CHANNELS,

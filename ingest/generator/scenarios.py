@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ingest.errors import GenerateError
-from ingest.generator.params import ShopParams
+from duckdb_clv.ingest.errors import GenerateError
+from duckdb_clv.ingest.generator.params import ShopParams
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.generator.dynamics import (
+from duckdb_clv.ingest.generator.dynamics import (
     engagement_target,
     purchase_dropout_probability,
     step_engagement,
     step_week,
 )
-from ingest.generator.params import (
+from duckdb_clv.ingest.generator.params import (
     CATEGORIES,
     DISCOUNT_LEVELS,
     EVENT_TYPES,
@@ -27,7 +27,7 @@ from ingest.generator.params import (
     week_season,
     weights,
 )
-from ingest.generator.population import Population, sample_hours
+from duckdb_clv.ingest.generator.population import Population, sample_hours
 
 CAUSE_NONE, CAUSE_AFTER_PURCHASE, CAUSE_DISENGAGED = 0, 1, 2
 # Engagement assumed for the rare visits of customers who have already left.

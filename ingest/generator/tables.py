@@ -10,9 +10,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.generator.params import AGE_BANDS, CATEGORIES, CHANNELS, COUNTRIES, EVENT_TYPES, GENDERS, ShopSpec
-from ingest.generator.population import Population
-from ingest.generator.simulate import Lives, Orders
+from duckdb_clv.ingest.generator.params import (
+    AGE_BANDS,
+    CATEGORIES,
+    CHANNELS,
+    COUNTRIES,
+    EVENT_TYPES,
+    GENDERS,
+    ShopSpec,
+)
+from duckdb_clv.ingest.generator.population import Population
+from duckdb_clv.ingest.generator.simulate import Lives, Orders
 
 # Numbering blocks per chunk keep ids unique without coordination between worker processes.
 ORDERS_PER_CHUNK_BLOCK = 10**8

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from udfs import contract, contract_files
+from duckdb_clv.udfs import contract, contract_files
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from udfs import contract
+from duckdb_clv.udfs import contract
 
 
 @pytest.fixture(scope="module")

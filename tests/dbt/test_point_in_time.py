@@ -5,13 +5,14 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from clv.build import build_features, dbt_vars
-from clv.errors import ClvError
-from ingest import generate_shop
-from ingest.loader import load_files
+from duckdb_clv.build import build_features
+from duckdb_clv.errors import ClvError
+from duckdb_clv.ingest import generate_shop
+from duckdb_clv.ingest.loader import load_files
+from duckdb_clv.settings import make_settings
 from tests.conftest import SHOP_TABLES, copy_db, shop_inputs, write
 
-FIXED = dbt_vars(as_of_date="2026-01-01", training_cutoffs=["2024-06-30", "2024-09-30"])
+FIXED = make_settings(as_of_date="2026-01-01", training_cutoffs=["2024-06-30", "2024-09-30"]).feature_vars()
 
 
 def table(db, sql: str) -> list[tuple]:
@@ -114,7 +115,7 @@ def test_orders_alone_build_with_zero_filled_behaviour(tmp_path, built):
 def test_build_errors_are_one_line_with_the_fix(tmp_path):
     with pytest.raises(ClvError, match=r"no database at .*clv load"):
         build_features(tmp_path / "missing.duckdb")
-    with pytest.raises(ClvError, match="horizon_days must be a positive whole number"):
-        dbt_vars(horizon_days=-5)
-    with pytest.raises(ClvError, match="as_of_date must be dates like"):
-        dbt_vars(as_of_date="next week")
+    with pytest.raises(ClvError, match="horizon_days must be a whole number of at least 1, got -5"):
+        make_settings(horizon_days=-5)
+    with pytest.raises(ClvError, match="as_of_date must be a date like 2024-12-31, got 'next week'"):
+        make_settings(as_of_date="next week")

@@ -11,9 +11,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from clv.cli import main
+from duckdb_clv.cli import main
+from duckdb_clv.pipeline import sample_shop_oracle
+from duckdb_clv.report.html import SECTIONS, write_report
+from duckdb_clv.settings import make_settings
 from tests.conftest import copy_db
-from training.html_report import SECTIONS, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -25,7 +27,8 @@ CHARTS = 10
 def report(scored, trained, tmp_path_factory):
     db, models, _ = scored
     out = tmp_path_factory.mktemp("report") / "report.html"
-    result = write_report(db, models, out, ground_truth=trained.built.shop.out_dir)
+    oracle = sample_shop_oracle(make_settings(models_dir=str(models)), trained.built.shop.out_dir)
+    result = write_report(db, models, out, oracle=oracle)
     return result, out.read_text(encoding="utf-8")
 
 
@@ -52,7 +55,7 @@ def test_the_report_compares_the_models_with_the_baseline_and_the_oracle(report,
     assert accuracy.count('class="champion"') == 2
     assert "normalized Gini within 0.05 of the oracle" in accuracy
     cards = page[page.index('<section id="cards">') :]
-    from udfs import registry
+    from duckdb_clv.udfs import registry
 
     for task in ("value", "churn", "segment"):
         assert f"<td>{registry.champion(scored[1], task)['name']}</td>" in cards

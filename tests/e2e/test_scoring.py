@@ -11,21 +11,21 @@ import textwrap
 import duckdb
 import pytest
 
-import udfs
-from clv.cli import main
-from clv.publish import publish
-from clv.score import score_customers
+from duckdb_clv import udfs
+from duckdb_clv.cli import main
+from duckdb_clv.publish import publish
+from duckdb_clv.score import score_customers
+from duckdb_clv.udfs import registry
 from tests.conftest import copy_db
-from udfs import registry
 
 
 def test_customer_scores_hold_every_customer_once_scored_by_the_champions(scored):
     db, models, result = scored
     champion = registry.champion(models, "value")
-    assert result["value_model"] == f"{champion['name']}/{champion['version']}"
+    assert result.value_model == f"{champion['name']}/{champion['version']}"
     with udfs.connect(db, models) as con:
         n_scoring = con.execute("SELECT count(*) FROM ml_scoring_set").fetchall()[0][0]
-        assert result["customers"] == n_scoring
+        assert result.customers == n_scoring
         diff = con.execute(
             "SELECT max(abs(c.predicted_clv - predict_clv(s))), count(*) FROM customer_scores c "
             "JOIN ml_scoring_set s USING (customer_id)"

@@ -13,17 +13,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from clv.build import build_features, dbt_vars
-from clv.errors import ClvError
-from clv.score import score_customers
-from ingest import generate_shop
-from ingest.errors import IngestError
-from ingest.generator.scenarios import SCENARIOS
-from ingest.loader import load_files
+from duckdb_clv.build import build_features
+from duckdb_clv.errors import ClvError
+from duckdb_clv.ingest import generate_shop
+from duckdb_clv.ingest.errors import IngestError
+from duckdb_clv.ingest.generator.scenarios import SCENARIOS
+from duckdb_clv.ingest.loader import load_files
+from duckdb_clv.score import score_customers
+from duckdb_clv.settings import make_settings
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.errors import UdfError
 from tests.conftest import shop_inputs
-from training.errors import TrainingError
-from udfs import registry
-from udfs.errors import UdfError
 
 # Scenario -> (customers, dbt vars): small enough for the suite, large enough to train on.
 CASES = {
@@ -41,7 +42,7 @@ SCORES = {"wholesale", "frequent", "one_time", "tiny", "short", "one_week", "lar
 
 def run_pipeline(name: str, root: Path) -> dict[str, object]:
     """Generate, load, build, train and score one scenario; returns what the scoring produced."""
-    from training.pipeline import TrainSettings, train_models
+    from duckdb_clv.training.pipeline import TrainSettings, train_models
 
     customers, variables = CASES[name]
     sc = SCENARIOS[name]
@@ -56,7 +57,7 @@ def run_pipeline(name: str, root: Path) -> dict[str, object]:
     )
     db = root / "clv.duckdb"
     load_files(db, shop_inputs(shop))
-    build_features(db, dbt_vars(**variables))
+    build_features(db, make_settings(**variables).feature_vars())
     models = root / "models"
     settings = TrainSettings(seed=0, trials=1, threads=2, max_iter=60, forest_trees=30, max_epochs=6)
     result = train_models(db, models, settings)
@@ -81,7 +82,7 @@ def test_each_unusual_shop_scores_every_customer_or_stops_with_one_line(name, tm
             "SELECT count(*), count(*) FILTER (WHERE predicted_clv IS NULL OR NOT isfinite(predicted_clv) "
             "OR predicted_clv < 0 OR churn_probability NOT BETWEEN 0 AND 1) FROM customer_scores"
         ).fetchall()[0]
-    assert out["scored"]["customers"] == scored == customers
+    assert out["scored"].customers == scored == customers
     assert bad == 0
     record = registry.last_run(out["models"])
     assert {c["name"] for c in out["train"].cards} == {r["name"] for r in record["registered"]}
@@ -89,8 +90,8 @@ def test_each_unusual_shop_scores_every_customer_or_stops_with_one_line(name, tm
 
 
 def test_clv_run_on_a_history_too_short_for_a_test_cutoff_scores_and_skips_the_evaluation(tmp_path, capsys):
-    from clv.cli import main
-    from ingest.schema import LOAD_ORDER
+    from duckdb_clv.cli import main
+    from duckdb_clv.ingest.schema import LOAD_ORDER
 
     sc = SCENARIOS["short"]
     shop = generate_shop(tmp_path / "shop", customers=800, seed=4, start=sc.start, end=sc.end, workers=2)

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import GenerateError, generate_shop
-from ingest.generator import TABLES
+from duckdb_clv.ingest import GenerateError, generate_shop
+from duckdb_clv.ingest.generator import TABLES
 
 
 def digest(path) -> str:

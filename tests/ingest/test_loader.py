@@ -8,11 +8,11 @@ import json
 import duckdb
 import pytest
 
-from ingest import LoadError
-from ingest import loader as loader_module
-from ingest.loader import load_files
-from ingest.mapping import apply_flags, parse_mapping, read_mapping
-from ingest.schema import LOAD_ORDER
+from duckdb_clv.ingest import LoadError
+from duckdb_clv.ingest import loader as loader_module
+from duckdb_clv.ingest.loader import load_files
+from duckdb_clv.ingest.mapping import apply_flags, parse_mapping, read_mapping
+from duckdb_clv.ingest.schema import LOAD_ORDER
 from tests.conftest import shop_inputs, write
 
 

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import GenerateError
-from ingest.generator import ShopParams, oracle
+from duckdb_clv.ingest import GenerateError
+from duckdb_clv.ingest.generator import ShopParams, oracle
 
 # A shop with no seasonality, no engagement effects, no hazard, discounts or returns: a customer
 # buys as a Poisson process with its rate, so expectations have closed forms.

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import LoadError
-from ingest.loader import load_files
-from ingest.mapping import parse_mapping
+from duckdb_clv.ingest import LoadError
+from duckdb_clv.ingest.loader import load_files
+from duckdb_clv.ingest.mapping import parse_mapping
 
 HEADER = "customer_id,ordered_at,amount\n"
 

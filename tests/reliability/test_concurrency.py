@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-import udfs
+from duckdb_clv import udfs
+from duckdb_clv.udfs import registry
 from tests.conftest import copy_db
-from udfs import registry
 
 READERS = 8
 QUERY = "SELECT sum(predict_clv(s)) FROM ml_scoring_set s"
@@ -25,7 +25,7 @@ QUERY = "SELECT sum(predict_clv(s)) FROM ml_scoring_set s"
 READER = textwrap.dedent(
     """
     import json, os, sys
-    import udfs
+    from duckdb_clv import udfs
     db, models, stop, expected = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     queries, errors, mixed, seen = 0, [], 0, set()
     with udfs.connect(db, models) as con:

@@ -22,12 +22,12 @@ import duckdb
 import onnx
 import pytest
 
-import udfs
-from clv.publish import PUBLISHED, publish
+from duckdb_clv import udfs
+from duckdb_clv.publish import PUBLISHED, publish
+from duckdb_clv.training.export.registry import register
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.sessions import open_session
 from tests.conftest import copy_db
-from training.registry import register
-from udfs import registry
-from udfs.sessions import open_session
 
 TRIALS = 20
 
@@ -97,7 +97,7 @@ def test_the_harness_counts_only_kills_that_hit_a_live_process_at_work(tmp_path)
 PUBLISHER = textwrap.dedent(
     """
     import sys
-    from clv.publish import publish
+    from duckdb_clv.publish import publish
     {started}
     while True:
         publish(sys.argv[1], sys.argv[2])
@@ -136,7 +136,7 @@ def test_publish_killed_at_random_moments_leaves_the_last_good_file(scored, tmp_
 BUILDER = textwrap.dedent(
     """
     import sys
-    from clv.build import build_features
+    from duckdb_clv.build import build_features
     {started}
     build_features(sys.argv[1])
     """
@@ -189,8 +189,8 @@ EXPORTER = textwrap.dedent(
     """
     import json, sys
     import onnx
-    from training.registry import register
-    from udfs import registry
+    from duckdb_clv.training.export.registry import register
+    from duckdb_clv.udfs import registry
     source, name, root = sys.argv[1], sys.argv[2], sys.argv[3]
     card = registry.read_card(source, name)
     model = onnx.load(f"{source}/{name}/{card['version']}/model.onnx")

@@ -24,11 +24,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import udfs
-from training.registry import with_metadata
-from udfs import registry
-from udfs.contract import FEATURES, spec_hash
-from udfs.errors import RegistryError
+from duckdb_clv import udfs
+from duckdb_clv.training.export.registry import with_metadata
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.contract import FEATURES, spec_hash
+from duckdb_clv.udfs.errors import RegistryError
 
 TOTAL = "SELECT sum(predict_clv(s)) FROM ml_scoring_set s"
 
@@ -219,7 +219,7 @@ def test_promote_from_the_command_line_is_refused_in_one_line(trained, tmp_path)
     shutil.copytree(trained.models, models)
     name, version = plant(models, _pickle_as_model)
     result = subprocess.run(
-        [sys.executable, "-m", "clv", "--models-dir", str(models), "models", "promote", "value", name, version],
+        [sys.executable, "-m", "duckdb_clv", "--models-dir", str(models), "models", "promote", "value", name, version],
         capture_output=True,
         text=True,
         timeout=120,
@@ -241,7 +241,7 @@ def test_a_loaded_champion_keeps_serving_when_its_file_is_replaced(trained, base
         # This process verified the file when it loaded it and serves that session...
         assert con.execute(TOTAL).fetchall()[0][0] == baseline
     # ...and a process starting now refuses the replaced file.
-    starting = f"import udfs; udfs.connect({str(trained.built.db)!r}, {str(models)!r})"
+    starting = f"from duckdb_clv import udfs; udfs.connect({str(trained.built.db)!r}, {str(models)!r})"
     result = subprocess.run([sys.executable, "-c", starting], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "RegistryError" in result.stderr and "sha256" in result.stderr
 

@@ -6,11 +6,11 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from clv.cli import main
-from clv.publish import publish
-from ingest.errors import LoadError
-from ingest.loader import load_files
-from ingest.pseudonymize import KEY_ENV, Pseudonymizer
+from duckdb_clv.cli import main
+from duckdb_clv.ingest.errors import LoadError
+from duckdb_clv.ingest.loader import load_files
+from duckdb_clv.ingest.pseudonymize import KEY_ENV, Pseudonymizer
+from duckdb_clv.publish import publish
 from tests.conftest import shop_inputs, write
 
 KEY = b"a-secret-of-the-shop-2026"

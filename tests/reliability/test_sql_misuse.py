@@ -10,10 +10,10 @@ import duckdb
 import numpy as np
 import pytest
 
-import udfs
+from duckdb_clv import udfs
+from duckdb_clv.training.dataset import read_rows
+from duckdb_clv.udfs.contract import FEATURES
 from tests.conftest import onnx_scores
-from training.dataset import read_rows
-from udfs.contract import FEATURES
 
 ONE_ROW = "(SELECT * FROM ml_scoring_set ORDER BY customer_id LIMIT 1)"
 FIRST = "customer_id = (SELECT min(customer_id) FROM ml_scoring_set)"

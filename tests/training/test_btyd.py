@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.btyd import BGNBD, BGNBDParams, GammaGamma, GammaGammaParams
-from training.errors import NotFittedError, TrainingError
+from duckdb_clv.training.errors import NotFittedError, TrainingError
+from duckdb_clv.training.models.btyd import BGNBD, BGNBDParams, GammaGamma, GammaGammaParams
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 

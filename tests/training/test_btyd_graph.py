@@ -7,10 +7,9 @@ import onnx
 import pytest
 from onnx import helper
 
-from training.baseline import BTYDFit
-from training.btyd import discounted_clv
-from training.onnx_tools import check_domains, compose_graph, run
-from udfs.contract import FEATURES
+from duckdb_clv.training.export.onnx_tools import check_domains, compose_graph, run
+from duckdb_clv.training.models.btyd import BTYDFit, discounted_clv
+from duckdb_clv.udfs.contract import FEATURES
 
 
 def matrix(x, t_x, t, m) -> np.ndarray:

@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from training.dataset import CustomerHoldout, Dataset, TimeSplit, split_rows
-from training.errors import TrainingError
-from udfs.contract import FEATURES
+from duckdb_clv.training.dataset import CustomerHoldout, Dataset, TimeSplit, split_rows
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.udfs.contract import FEATURES
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 

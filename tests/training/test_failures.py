@@ -9,13 +9,13 @@ import json
 
 import pytest
 
-import training.pipeline as pipeline
-from clv.cli import main
-from training.baseline import BTYDFit
-from training.errors import TrainingError
-from training.html_report import write_report
-from training.trees import HGB, Forest
-from udfs import registry
+from duckdb_clv.cli import main
+from duckdb_clv.report.html import write_report
+from duckdb_clv.training import pipeline
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.training.models.btyd import BTYDFit
+from duckdb_clv.training.models.trees import HGB, Forest
+from duckdb_clv.udfs import registry
 
 SETTINGS = pipeline.TrainSettings(
     seed=0,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from training.dataset import connect, read_rows
-from training.importance import permutation_importance
-from udfs import registry
-from udfs.contract import FEATURES
+from duckdb_clv.training.dataset import connect, read_rows
+from duckdb_clv.training.evaluation.importance import permutation_importance
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.contract import FEATURES
 
 
 @pytest.fixture(scope="module")

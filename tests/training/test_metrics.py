@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import (
+from duckdb_clv.training.evaluation.metrics import (
     best_f1_threshold,
     calibration_table,
     churn_metrics,
@@ -71,8 +71,8 @@ def test_churn_metrics_and_the_calibration_table():
 
 
 def test_parity_fails_outside_the_stated_tolerance():
-    from training.errors import TrainingError
-    from training.export import parity
+    from duckdb_clv.training.errors import TrainingError
+    from duckdb_clv.training.export.parity import parity
 
     expected = np.array([0.0, 10.0, 1000.0])
     assert parity("value", expected, expected * (1 + 5e-4))["max_error"] <= 1e-3
@@ -86,8 +86,8 @@ def test_parity_fails_outside_the_stated_tolerance():
 
 
 def test_value_parity_is_the_same_in_any_currency():
-    from training.errors import TrainingError
-    from training.export import parity
+    from duckdb_clv.training.errors import TrainingError
+    from duckdb_clv.training.export.parity import parity
 
     # A customer predicted near zero among customers worth thousands: float32 arithmetic on the
     # thousands leaves an absolute error that scales with the currency, not with this prediction.

@@ -11,13 +11,15 @@ import numpy as np
 import onnx
 import pytest
 
-from clv.build import build_features, dbt_vars
-from clv.cli import main
-from training.dataset import CustomerHoldout, connect, read_rows
-from training.onnx_tools import run as run_onnx
-from training.pipeline import TrainSettings, train_models
-from training.report import evaluate_registry
-from udfs import registry
+from duckdb_clv.build import build_features
+from duckdb_clv.cli import main
+from duckdb_clv.pipeline import sample_shop_oracle
+from duckdb_clv.settings import make_settings
+from duckdb_clv.training.dataset import CustomerHoldout, connect, read_rows
+from duckdb_clv.training.evaluation.holdout import evaluate_registry
+from duckdb_clv.training.export.onnx_tools import run as run_onnx
+from duckdb_clv.training.pipeline import TrainSettings, train_models
+from duckdb_clv.udfs import registry
 
 # A small budget (as the session fixture `trained` uses): the behaviour under test does not
 # depend on how long the models train.
@@ -129,7 +131,8 @@ def test_the_same_data_and_seed_give_the_same_models(run, built, tmp_path):
 
 def test_evaluation_scores_the_registry_beside_the_oracle(run, built, tmp_path):
     root, _ = run
-    report = evaluate_registry(built.db, root, ground_truth=built.shop.out_dir, out=tmp_path / "e.json")
+    oracle = sample_shop_oracle(make_settings(models_dir=str(root)), built.shop.out_dir)
+    report = evaluate_registry(built.db, root, oracle=oracle, out=tmp_path / "e.json")
     names = {r["model"] for r in report["value"]}
     assert {"oracle", "value_btyd", "value_fused"} <= names
     oracle = next(r for r in report["value"] if r["model"] == "oracle")["metrics"]
@@ -172,7 +175,8 @@ def test_short_history_fits_the_baseline_alone_and_says_so(built, tmp_path):
     db = tmp_path / "short.duckdb"
     shutil.copyfile(built.db, db)
     last = dt.date.fromisoformat(max(built.result.training_cutoffs))
-    build_features(db, dbt_vars(training_cutoffs=[str(last - dt.timedelta(days=31)), str(last)]), full_refresh=True)
+    cutoffs = [str(last - dt.timedelta(days=31)), str(last)]
+    build_features(db, make_settings(training_cutoffs=cutoffs).feature_vars(), full_refresh=True)
     result = train_models(db, tmp_path / "m", SETTINGS)
     assert sorted(c["name"] for c in result.cards) == ["churn_btyd", "segment_kmeans", "value_btyd"]
     assert "fitted the BG/NBD + Gamma-Gamma baseline alone" in result.notes[0]

@@ -9,10 +9,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from training.registry import register
-from udfs import registry
-from udfs.contract import FEATURES, spec_hash
-from udfs.errors import RegistryError
+from duckdb_clv.training.export.registry import register
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.contract import FEATURES, spec_hash
+from duckdb_clv.udfs.errors import RegistryError
 
 
 def tiny_model(scale: float = 1.0) -> onnx.ModelProto:

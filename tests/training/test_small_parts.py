@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.candidates import FitContext
-from training.dataset import Dataset
-from training.errors import TrainingError
-from training.search import search
-from training.segments import Segmenter
-from training.trees import HGB
-from udfs.contract import FEATURES
+from duckdb_clv.training.dataset import Dataset
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.training.models.candidates import FitContext
+from duckdb_clv.training.models.search import search
+from duckdb_clv.training.models.segments import Segmenter
+from duckdb_clv.training.models.trees import HGB
+from duckdb_clv.udfs.contract import FEATURES
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 

@@ -13,13 +13,13 @@ import pytest
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 
-from training.calibration import Platt, ValueScale
-from training.candidates import FitContext
-from training.dataset import connect, read_rows
-from training.errors import TrainingError
-from training.onnx_tools import TARGET_OPSET
-from training.thresholds import floor32, make_exact, sklearn_thresholds
-from training.trees import HGB, Forest
+from duckdb_clv.training.dataset import connect, read_rows
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.training.export.onnx_tools import TARGET_OPSET
+from duckdb_clv.training.export.thresholds import floor32, make_exact, sklearn_thresholds
+from duckdb_clv.training.models.calibration import Platt, ValueScale
+from duckdb_clv.training.models.candidates import FitContext
+from duckdb_clv.training.models.trees import HGB, Forest
 
 
 @pytest.mark.fast

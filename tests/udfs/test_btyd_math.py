@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import hyp2f1 as scipy_hyp2f1
 
-from udfs import btyd_math
+from duckdb_clv.udfs import btyd_math
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 

@@ -8,12 +8,12 @@ import duckdb
 import numpy as np
 import pytest
 
-import udfs
+from duckdb_clv import udfs
+from duckdb_clv.training.dataset import read_rows
+from duckdb_clv.training.models.btyd import BGNBD, BGNBDParams
+from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.contract import FEATURES
 from tests.conftest import onnx_scores
-from training.btyd import BGNBD, BGNBDParams
-from training.dataset import read_rows
-from udfs import registry
-from udfs.contract import FEATURES
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import onnx
 import pytest
 
+from duckdb_clv.training.export.registry import register
+from duckdb_clv.udfs.errors import RegistryError
+from duckdb_clv.udfs.onnx_guard import check_model_bytes, read_header
 from tests.training.test_registry import card, tiny_model
-from training.registry import register
-from udfs.errors import RegistryError
-from udfs.onnx_guard import check_model_bytes, read_header
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 

@@ -22,8 +22,8 @@ import onnx
 import torch
 from torch import nn
 
-from training.candidates import Candidate, FitContext
-from training.onnx_tools import OPSET
+from duckdb_clv.training.export.onnx_tools import OPSET
+from duckdb_clv.training.models.candidates import Candidate, FitContext
 
 HEAVY_TAIL = 10.0  # columns whose largest absolute value exceeds this are log-transformed
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import onnx
 
-from training.onnx_tools import check_domains
-from udfs.contract import CONTRACT_VERSION, FEATURE_TYPE, FEATURES, spec_hash
-from udfs.registry import check_name, version_number, versions
-from udfs.staging import staging_path, sweep
+from duckdb_clv.training.export.onnx_tools import check_domains
+from duckdb_clv.udfs.contract import CONTRACT_VERSION, FEATURE_TYPE, FEATURES, spec_hash
+from duckdb_clv.udfs.registry import check_name, version_number, versions
+from duckdb_clv.udfs.staging import staging_path, sweep
 
 LIBRARIES = ("duckdb", "numpy", "scikit-learn", "torch", "onnx", "onnxruntime", "skl2onnx", "scipy", "duckdb-clv")
 

@@ -15,7 +15,7 @@ import onnx
 from onnx import helper
 from scipy.optimize import minimize
 
-from training.onnx_tools import const
+from duckdb_clv.training.export.onnx_tools import const
 
 EPS = 1e-6
 

@@ -12,8 +12,8 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
-from training.importance import Importance
-from training.metrics import normalized_gini
+from duckdb_clv.training.evaluation.importance import Importance
+from duckdb_clv.training.evaluation.metrics import normalized_gini
 
 # Enough points that a curve looks smooth, few enough that the PNG stays small.
 CURVE_POINTS = 400

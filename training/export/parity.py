@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from training.failures import ParityError
-from training.onnx_tools import check_domains, run
+from duckdb_clv.training.export.onnx_tools import check_domains, run
+from duckdb_clv.training.failures import ParityError
 
 VALUE_RTOL = 1e-3
 # Share of the mean |value| below which value errors are measured against that floor instead.

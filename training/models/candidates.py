@@ -17,13 +17,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from training.baseline import BTYDFit
-from training.btyd_graph import BTYD_OUTPUTS
-from training.calibration import Platt, ValueScale
-from training.dataset import Dataset
-from training.errors import NotFittedError
-from training.onnx_tools import INPUT, compose_graph, rename_output
-from udfs.contract import FEATURES
+from duckdb_clv.training.dataset import Dataset
+from duckdb_clv.training.errors import NotFittedError
+from duckdb_clv.training.export.onnx_tools import INPUT, compose_graph, rename_output
+from duckdb_clv.training.models.btyd import BTYDFit
+from duckdb_clv.training.models.btyd_graph import BTYD_OUTPUTS
+from duckdb_clv.training.models.calibration import Platt, ValueScale
+from duckdb_clv.udfs.contract import FEATURES
 
 TASKS = ("value", "churn")
 

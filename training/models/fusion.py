@@ -11,10 +11,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from training.calibration import ValueScale
-from training.candidates import Candidate, FitContext, target
-from training.dataset import Dataset
-from training.onnx_tools import compose_graph, const
+from duckdb_clv.training.dataset import Dataset
+from duckdb_clv.training.export.onnx_tools import compose_graph, const
+from duckdb_clv.training.models.calibration import ValueScale
+from duckdb_clv.training.models.candidates import Candidate, FitContext, target
 
 
 class Fused(Candidate):

@@ -22,9 +22,9 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-from training.candidates import Candidate, FitContext, single_output
-from training.onnx_tools import TARGET_OPSET, compose_graph
-from training.thresholds import make_exact, sklearn_thresholds
+from duckdb_clv.training.export.onnx_tools import TARGET_OPSET, compose_graph
+from duckdb_clv.training.export.thresholds import make_exact, sklearn_thresholds
+from duckdb_clv.training.models.candidates import Candidate, FitContext, single_output
 
 TWEEDIE_POWER = 1.5
 LOG_LINK = ("poisson", "tweedie")

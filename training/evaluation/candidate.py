@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.candidates import Candidate, target
-from training.dataset import Dataset
-from training.metrics import best_f1_threshold, churn_metrics, value_metrics
+from duckdb_clv.training.dataset import Dataset
+from duckdb_clv.training.evaluation.metrics import best_f1_threshold, churn_metrics, value_metrics
+from duckdb_clv.training.models.candidates import Candidate, target
 
 
 def candidate_metrics(

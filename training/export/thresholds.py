@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from training.errors import TrainingError
+from duckdb_clv.training.errors import TrainingError
 
 TREE_OPS = ("TreeEnsembleRegressor", "TreeEnsembleClassifier")
 

@@ -11,9 +11,9 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, compose, helper, numpy_helper
 
-from training.errors import TrainingError
-from udfs.contract import FEATURES
-from udfs.sessions import session_options
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.sessions import session_options
 
 OPSET = 17
 ML_OPSET = 3

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.candidates import Candidate, FitContext, target
-from training.dataset import Dataset, sample_rows
-from training.errors import TrainingError
-from training.failures import one_line
-from training.metrics import churn_metrics, value_metrics
+from duckdb_clv.training.dataset import Dataset, sample_rows
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.training.evaluation.metrics import churn_metrics, value_metrics
+from duckdb_clv.training.failures import one_line
+from duckdb_clv.training.models.candidates import Candidate, FitContext, target
 
 PRIMARY = {"value": "normalized_gini", "churn": "roc_auc"}
 

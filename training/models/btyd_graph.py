@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from udfs.contract import FEATURES
+from duckdb_clv.udfs.contract import FEATURES
 
 OPSET = 17
 SERIES_TOL = 1e-10

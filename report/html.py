@@ -17,11 +17,18 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from training import figures
-from training.dataset import connect
-from training.importance import permutation_importance
-from training.report import CHURN_COLUMNS, VALUE_COLUMNS, TestScores, evaluation_report, score_test_cutoff
-from udfs import registry
+from duckdb_clv.report import figures
+from duckdb_clv.training.dataset import connect
+from duckdb_clv.training.evaluation.holdout import (
+    CHURN_COLUMNS,
+    VALUE_COLUMNS,
+    Oracle,
+    TestScores,
+    evaluation_report,
+    score_test_cutoff,
+)
+from duckdb_clv.training.evaluation.importance import permutation_importance
+from duckdb_clv.udfs import registry
 
 # Section ids, in page order; tests and the headless render check look for each.
 SECTIONS = (
@@ -259,7 +266,7 @@ def write_report(
     db: str | Path,
     models_dir: str | Path,
     out: str | Path,
-    ground_truth: str | Path | None = None,
+    oracle: Oracle | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ReportResult:
     """Evaluate the registry on the test cutoff and write the HTML report.
@@ -272,15 +279,15 @@ def write_report(
         The model registry.
     out : path
         The HTML file to write; replaced in one rename, so a reader never sees half a report.
-    ground_truth : path, optional
-        A generated shop's folder: adds the oracle to every accuracy chart.
+    oracle : Oracle, optional
+        A generated shop's oracle for the test cutoff (``evaluation_setup``): added to every accuracy chart.
     progress : callable, optional
         Called with a short description of each step.
     """
     say = progress or (lambda _step: None)
     models_dir = Path(models_dir)
     say("scoring the registered models on the test cutoff")
-    scores = score_test_cutoff(db, models_dir, ground_truth)
+    scores = score_test_cutoff(db, models_dir, oracle)
     report = evaluation_report(scores)
     truth = scores.data
     champion = scores.champion("value")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from training.baseline import BTYDFit
-from training.candidates import Candidate, FitContext, single_output
-from training.errors import TrainingError
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.training.models.btyd import BTYDFit
+from duckdb_clv.training.models.candidates import Candidate, FitContext, single_output
 
 
 class Baseline(Candidate):

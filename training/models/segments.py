@@ -16,9 +16,9 @@ from skl2onnx.common.data_types import FloatTensorType
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from training.errors import NotFittedError, TrainingError
-from training.onnx_tools import INPUT, TARGET_OPSET, compose_graph, const
-from udfs.contract import FEATURES
+from duckdb_clv.training.errors import NotFittedError, TrainingError
+from duckdb_clv.training.export.onnx_tools import INPUT, TARGET_OPSET, compose_graph, const
+from duckdb_clv.udfs.contract import FEATURES
 
 SEGMENT_FEATURES = (
     "days_since_last_order",

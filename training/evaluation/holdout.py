@@ -3,8 +3,9 @@
 What is evaluated is what is served: the ONNX files of the registry (checked against their cards),
 not the in-memory models. Every value and churn model's latest version is scored on the test
 rows of the champion's training run (its test cutoff, its held-out test customers), beside the
-BG/NBD baseline and, for generated shops, the oracle that knows each customer's latent state. The
-accuracy targets are checked and reported.
+BG/NBD baseline and, for generated shops, the oracle that knows each customer's latent state,
+passed in as data (``Oracle``; training never runs the simulator). The accuracy targets are
+checked and reported.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.dataset import CustomerHoldout, Dataset, connect, read_rows
-from training.errors import TrainingError
-from training.metrics import churn_metrics, value_metrics
-from training.onnx_tools import run
-from udfs import registry
+from duckdb_clv.training.dataset import CustomerHoldout, Dataset, connect, read_rows
+from duckdb_clv.training.errors import TrainingError
+from duckdb_clv.training.evaluation.metrics import churn_metrics, value_metrics
+from duckdb_clv.training.export.onnx_tools import run
+from duckdb_clv.udfs import registry
 
 GINI_GAP = 0.05
 # The metric columns of the evaluation table, in the order the CLI and the HTML report show them.
@@ -29,18 +30,68 @@ VALUE_COLUMNS = ("mae", "rmse", "spearman", "normalized_gini", "decile_mape", "t
 CHURN_COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "precision", "recall", "f1")
 
 
-def _oracle(shop_dir: Path, cutoff: str, ids: np.ndarray, horizon: int, churn_window: int, seed: int) -> dict:
-    from ingest.generator.oracle import oracle
+@dataclass(frozen=True)
+class Oracle:
+    """Predictions that know each customer's latent state, given as data (a generated shop's oracle).
 
-    out = {}
-    for key, days in (("value", horizon), ("churn", churn_window)):
-        table = oracle(shop_dir, cutoff, horizon_days=days, seed=seed)
-        index = {cid: i for i, cid in enumerate(table.column("customer_id").to_pylist())}
-        rows = np.array([index.get(cid, -1) for cid in ids])
-        column = "expected_value" if key == "value" else "p_order"
-        values = np.where(rows >= 0, table.column(column).to_numpy()[np.maximum(rows, 0)], np.nan)
-        out[key] = values if key == "value" else 1 - values
-    return out
+    Training never simulates: the caller that owns the shop computes these for the test cutoff of
+    ``evaluation_setup`` and passes them in.
+
+    Attributes
+    ----------
+    customer_id : ndarray
+        The customers covered.
+    value : ndarray
+        Expected net value over the horizon, per customer.
+    churn : ndarray
+        Probability of no order within the churn window, per customer.
+    """
+
+    customer_id: np.ndarray
+    value: np.ndarray
+    churn: np.ndarray
+
+    def take(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """``{"value": ..., "churn": ...}`` for ``ids``, NaN for customers the oracle does not cover."""
+        index = {cid: i for i, cid in enumerate(self.customer_id.tolist())}
+        rows = np.array([index.get(cid, -1) for cid in ids.tolist()], dtype=np.int64)
+        known = rows >= 0
+        safe = np.maximum(rows, 0)
+        return {
+            "value": np.where(known, self.value[safe], np.nan) if len(self.value) else np.full(len(ids), np.nan),
+            "churn": np.where(known, self.churn[safe], np.nan) if len(self.churn) else np.full(len(ids), np.nan),
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationSetup:
+    """Where the champion was tested: the cutoff and the label windows an oracle must use."""
+
+    cutoff: str
+    horizon_days: int
+    churn_window_days: int
+
+
+def evaluation_setup(models_dir: str | Path) -> EvaluationSetup:
+    """The value champion's test cutoff, horizon and churn window.
+
+    Raises
+    ------
+    TrainingError
+        When there is no champion, or it was fitted without a time split.
+    """
+    models_dir = Path(models_dir)
+    pointer = registry.champion(models_dir, "value")
+    if pointer is None:
+        raise TrainingError(f"no trained models in {models_dir}: run `clv train` first")
+    card = registry.read_card(models_dir, pointer["name"], pointer["version"])
+    cutoff = card["cutoffs"].get("test")
+    if cutoff is None:
+        raise TrainingError(
+            "the champion was fitted without a time split (too little history), so there is no test "
+            "cutoff to evaluate on; build more training cutoffs and retrain"
+        )
+    return EvaluationSetup(cutoff, card["horizon_days"], card["churn_window_days"])
 
 
 def _targets(value_rows: list[dict], churn_rows: list[dict]) -> list[dict]:
@@ -126,12 +177,7 @@ class TestScores:
         return next((m for m in self.models if m.name == name), None)
 
 
-def score_test_cutoff(
-    db: str | Path,
-    models_dir: str | Path,
-    ground_truth: str | Path | None = None,
-    oracle_seed: int = 0,
-) -> TestScores:
+def score_test_cutoff(db: str | Path, models_dir: str | Path, oracle: Oracle | None = None) -> TestScores:
     """Score the latest version of every value and churn model on the champion's test cutoff.
 
     Parameters
@@ -140,23 +186,16 @@ def score_test_cutoff(
         The built database the models were trained from.
     models_dir : path
         The registry root.
-    ground_truth : path, optional
-        A generated shop's folder: adds the oracle's predictions, and restricts every model to the
-        customers the oracle covers (the number left out is kept in ``rows_without_oracle``).
-    oracle_seed : int
-        Seed of the oracle's simulated futures.
+    oracle : Oracle, optional
+        Predictions for the test cutoff of ``evaluation_setup`` that know each customer's latent state:
+        added beside the models, and every model is restricted to the customers the oracle covers
+        (the number left out is kept in ``rows_without_oracle``).
     """
     models_dir = Path(models_dir)
+    setup = evaluation_setup(models_dir)
     pointer = registry.champion(models_dir, "value")
-    if pointer is None:
-        raise TrainingError(f"no trained models in {models_dir}: run `clv train` first")
     champion_card = registry.read_card(models_dir, pointer["name"], pointer["version"])
-    test_cutoff = champion_card["cutoffs"].get("test")
-    if test_cutoff is None:
-        raise TrainingError(
-            "the champion was fitted without a time split (too little history), so there is no test "
-            "cutoff to evaluate on; build more training cutoffs and retrain"
-        )
+    test_cutoff = setup.cutoff
     with connect(db) as con:
         test = read_rows(con, where=f"cutoff_date = DATE '{dt.date.fromisoformat(test_cutoff).isoformat()}'")
     holdout = champion_card.get("customers")
@@ -166,15 +205,8 @@ def score_test_cutoff(
     if len(test) == 0:
         raise TrainingError(f"the database has no test rows at the test cutoff {test_cutoff}; rebuild the features")
     scores = TestScores(test_cutoff, champion_card["horizon_days"], champion_card["churn_window_days"], test, [])
-    if ground_truth is not None:
-        truth = _oracle(
-            Path(ground_truth),
-            test_cutoff,
-            test.customer_id,
-            scores.horizon_days,
-            scores.churn_window_days,
-            oracle_seed,
-        )
+    if oracle is not None:
+        truth = oracle.take(test.customer_id)
         # The oracle covers customers with a first order by the cutoff; one who signed up but has
         # not bought yet has no latent state to simulate from. Every model is then compared on the
         # customers the oracle covers, and the count left out is reported.
@@ -240,11 +272,7 @@ def evaluation_report(scores: TestScores) -> dict:
 
 
 def evaluate_registry(
-    db: str | Path,
-    models_dir: str | Path,
-    ground_truth: str | Path | None = None,
-    out: str | Path | None = None,
-    oracle_seed: int = 0,
+    db: str | Path, models_dir: str | Path, oracle: Oracle | None = None, out: str | Path | None = None
 ) -> dict:
     """Evaluate the latest version of every value and churn model on the test cutoff.
 
@@ -254,14 +282,12 @@ def evaluate_registry(
         The built database the models were trained from.
     models_dir : path
         The registry root.
-    ground_truth : path, optional
-        A generated shop's folder: adds the oracle's rows (and the Gini-gap target).
+    oracle : Oracle, optional
+        A generated shop's oracle for the test cutoff: adds its rows (and the Gini-gap target).
     out : path, optional
         Where to write the JSON report.
-    oracle_seed : int
-        Seed of the oracle's simulated futures.
     """
-    report = evaluation_report(score_test_cutoff(db, models_dir, ground_truth, oracle_seed))
+    report = evaluation_report(score_test_cutoff(db, models_dir, oracle))
     if out is not None:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)

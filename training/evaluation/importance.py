@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.metrics import normalized_gini
-from training.onnx_tools import INPUT, session
-from udfs.contract import FEATURES
+from duckdb_clv.training.evaluation.metrics import normalized_gini
+from duckdb_clv.training.export.onnx_tools import INPUT, session
+from duckdb_clv.udfs.contract import FEATURES
 
 
 @dataclass(frozen=True)

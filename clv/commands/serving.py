@@ -1,0 +1,128 @@
+"""``clv score``, ``clv publish`` and ``clv sql``: scored marts, the serving database, SQL with the functions."""
+
+from __future__ import annotations
+
+import argparse
+
+import duckdb
+
+from duckdb_clv import console, pipeline
+from duckdb_clv.commands import Command
+from duckdb_clv.commands import options as opt
+from duckdb_clv.score import ScoreResult
+from duckdb_clv.settings import Settings
+
+
+def print_score(result: ScoreResult) -> None:
+    """How many customers were scored, and by which model versions."""
+    console.out.print(
+        f"Scored {result.customers:,} customers into customer_scores and segment_summary with "
+        f"{result.value_model}, {result.churn_model} and {result.segment_model}."
+    )
+
+
+def _score(_args: argparse.Namespace, settings: Settings) -> int:
+    with console.stage_progress() as progress:
+        print_score(pipeline.score(settings, progress))
+    return 0
+
+
+def _score_arguments(p: argparse.ArgumentParser) -> None:
+    opt.db(p)
+    opt.models_dir(p)
+    opt.scoring(p)
+
+
+SCORE = Command(
+    "score",
+    help="score every customer in SQL with the champion models (dbt: customer_scores, segment_summary)",
+    description="Run `dbt build --select tag:scores`: customer_scores (predicted CLV, churn probability, "
+    "P(alive), segment, value tier, RFM segment, model versions) and segment_summary, with their tests. "
+    "The scoring functions come from the duckdb_clv.udfs.dbt_plugin plugin of the dbt profile.",
+    arguments=_score_arguments,
+    handler=_score,
+)
+
+
+def print_published(rows: dict[str, int], published: str) -> None:
+    """The tables of the serving database and how to read it."""
+    console.table(
+        f"Published {published} (read-only use: BI tools, clv sql --db {published})",
+        ["table", "rows"],
+        [[t, n] for t, n in rows.items()],
+    )
+
+
+def print_highlights(published: str) -> None:
+    """Top customers, valuable customers at risk, and tier and segment sizes from the published file."""
+    with duckdb.connect(published, read_only=True) as con:
+        for title, sql in (
+            (
+                "Top 10 customers by predicted CLV",
+                "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), value_tier, rfm_segment "
+                "FROM customer_scores ORDER BY predicted_clv DESC, customer_id LIMIT 10",
+            ),
+            (
+                "High-value customers at risk (VIP, churn probability >= 0.5)",
+                "SELECT customer_id, round(predicted_clv, 2), round(churn_probability, 3), rfm_segment "
+                "FROM customer_scores WHERE value_tier = 'VIP' AND churn_probability >= 0.5 "
+                "ORDER BY predicted_clv DESC, customer_id LIMIT 10",
+            ),
+            (
+                "Segments and tiers",
+                "SELECT segment, value_tier, customers, round(mean_predicted_clv, 2), round(mean_churn_probability, 3) "
+                "FROM segment_summary ORDER BY segment, value_tier",
+            ),
+        ):
+            result = con.execute(sql)
+            columns = [d[0] for d in result.description]
+            console.table(title, columns, [list(r) for r in result.fetchall()])
+
+
+def _publish(_args: argparse.Namespace, settings: Settings) -> int:
+    with console.stage_progress() as progress:
+        rows = pipeline.publish(settings, progress)
+    print_published(rows, settings.published)
+    return 0
+
+
+def _publish_arguments(p: argparse.ArgumentParser) -> None:
+    opt.db(p)
+    opt.published(p)
+
+
+PUBLISH = Command(
+    "publish",
+    help="copy the scored marts into a separate read-only serving database, swapped in atomically",
+    description="BI tools read the serving file, so builds never wait for them: customer_scores, "
+    "segment_summary, fct_customer_features and dim_customers are copied into a new file, which replaces "
+    "the old one in one rename.",
+    arguments=_publish_arguments,
+    handler=_publish,
+)
+
+
+def _sql(args: argparse.Namespace, settings: Settings) -> int:
+    from duckdb_clv.sql import sql_session
+
+    return sql_session(settings.db, args.sql_command, settings.models_dir)
+
+
+def _sql_arguments(p: argparse.ArgumentParser) -> None:
+    opt.db(p)
+    opt.models_dir(p)
+    p.add_argument("-c", "--command", dest="sql_command", help="the SQL to run (default: read stdin, or prompt)")
+
+
+SQL = Command(
+    "sql",
+    help="run SQL on the database: -c, statements on stdin, or a prompt",
+    description="Open the database read-only and run SQL: one statement with -c, every statement piped "
+    "on stdin, or an interactive prompt (end statements with ';').",
+    epilog='Example: clv sql -c "select rfm_segment, count(*) from fct_customer_features '
+    "where cutoff_role = 'scoring' group by 1\"",
+    arguments=_sql_arguments,
+    handler=_sql,
+)
+
+COMMANDS = (SCORE, PUBLISH, SQL)

@@ -1,0 +1,46 @@
+"""``TrainSettings``: how much to train, and the model families there are.
+
+Light on purpose: ``duckdb_clv.settings`` and the CLI read these defaults without importing
+scikit-learn or torch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+FAMILIES = ("btyd", "hgb", "rf", "mlp", "ziln", "fused", "kmeans")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How much to train: the defaults suit the sample shop and scale to 1M customers."""
+
+    seed: int = 0
+    trials: int = 4
+    search_rows: int = 100_000
+    max_train_rows: int = 1_000_000
+    mlp_rows: int = 500_000
+    threads: int = max(1, os.cpu_count() or 1)
+    families: tuple[str, ...] = FAMILIES
+    fuse_top: int = 3
+    max_iter: int = 300  # boosting iterations at most (early stopping usually ends sooner)
+    forest_trees: int = 100
+    max_epochs: int = 40
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.families if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown model families {unknown}; choose from {list(FAMILIES)}")
+        for name in (
+            "trials",
+            "search_rows",
+            "max_train_rows",
+            "mlp_rows",
+            "threads",
+            "max_iter",
+            "forest_trees",
+            "max_epochs",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
