@@ -21,6 +21,7 @@ import duckdb
 
 from duckdb_clv.errors import ClvError
 from duckdb_clv.ingest.resources import memory_limit
+from duckdb_clv.udfs import DEFAULT_MODELS_DIR
 
 
 def dbt_project_dir() -> Path:
@@ -134,7 +135,8 @@ def build_features(
     progress
         Called with (nodes done, nodes in all, node description) as each node finishes.
     models_dir
-        The model registry the scoring functions read (the profile's plugin); default onnx_models.
+        The model registry the scoring functions read (the profile's plugin); default ``$CLV_MODELS_DIR``
+        or ``udfs.DEFAULT_MODELS_DIR``.
 
     Raises
     ------
@@ -178,7 +180,7 @@ def build_features(
         **os.environ,
         "CLV_DB": str(db),
         "CLV_MEMORY_LIMIT": memory_limit(),
-        "CLV_MODELS_DIR": str(Path(models_dir or os.environ.get("CLV_MODELS_DIR", "onnx_models")).resolve()),
+        "CLV_MODELS_DIR": str(Path(models_dir or os.environ.get("CLV_MODELS_DIR", DEFAULT_MODELS_DIR)).resolve()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:

@@ -69,6 +69,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
     return build_shop(tmp_path_factory.mktemp("built"))
 
 
+# Fixed cutoffs: a scoring date and two training cutoffs, too few for a time split.
+FIXED_CUTOFFS = {"as_of_date": "2026-01-01", "training_cutoffs": ["2024-06-30", "2024-09-30"]}
+
+
+@pytest.fixture(scope="session")
+def built_fixed(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
+    """``built``'s data rebuilt with ``FIXED_CUTOFFS``: point-in-time checks and the baseline-only path share it."""
+    settings = make_settings(
+        db=str(copy_db(built.db, tmp_path_factory.mktemp("fixed") / "clv.duckdb")), **FIXED_CUTOFFS
+    )
+    return BuiltShop(built.shop, Path(settings.db), pipeline.build(settings, full_refresh=True))
+
+
 @dataclass(frozen=True)
 class TrainedShop:
     built: BuiltShop

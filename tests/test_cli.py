@@ -155,19 +155,6 @@ def test_sql_prompt_reads_until_semicolon_and_survives_errors(small_db, monkeypa
     assert "nope" in out.err
 
 
-def test_build_from_the_command_line(tmp_path):
-    out, db = tmp_path / "shop", tmp_path / "clv.duckdb"
-    assert main(["generate", "--customers", "300", "--seed", "8", "--out", str(out)]) == 0
-    files = [a for t in ("customers", "orders", "events") for a in (f"--{t}", str(out / f"{t}.parquet"))]
-    assert main(["load", "--db", str(db), *files]) == 0
-    result = run("build", "--db", str(db), "--n-training-cutoffs", "3")
-    assert result.returncode == 0, result.stderr
-    assert "3 training cutoffs" in result.stdout
-    with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM ml_scoring_set").fetchone()[0] == 300
-        assert con.execute("SELECT count(DISTINCT cutoff_date) FROM ml_training_set").fetchone()[0] == 3
-
-
 def test_a_missing_dbt_is_one_line_saying_how_to_install_it(tmp_path, monkeypatch):
     from duckdb_clv import build
 

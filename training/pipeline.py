@@ -45,7 +45,7 @@ from duckdb_clv.training.failures import Failure, attempt, one_line, survivors_o
 from duckdb_clv.training.models.baseline import Baseline
 from duckdb_clv.training.models.btyd import BTYDFit
 from duckdb_clv.training.models.calibration import Platt, ValueScale
-from duckdb_clv.training.models.candidates import Candidate, FitContext, target
+from duckdb_clv.training.models.candidates import TASKS, Candidate, FitContext, target
 from duckdb_clv.training.models.fusion import Fused
 from duckdb_clv.training.models.mlp import MLP
 from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
@@ -114,7 +114,7 @@ def _fit_candidates(
         return candidate
 
     chosen: dict[str, tuple[dict, list]] = {}
-    for task in ("value", "churn"):
+    for task in TASKS:
         if "btyd" in families and ctx.btyd is not None:
             timed(f"{task}_btyd", lambda task=task: Baseline(task).fit(train, validation, ctx))
         if "hgb" in families:
@@ -163,7 +163,7 @@ def _fit_baseline(
         lambda _line: None,
     )
     if fit is None:
-        for task in ("value", "churn") if "btyd" in settings.families else ():
+        for task in TASKS if "btyd" in settings.families else ():
             failures.append(Failure(f"{task}_btyd", task, "fit", dropped[0].reason))
             log(f"warning: {failures[-1].line()}")
     return fit
@@ -258,7 +258,7 @@ def train_models(
         start = time.perf_counter()
         keep(attempt("value_fused", "value", "fit", lambda: _fuse(values, train, validation, settings), failures, log))
         result.seconds["value_fused"] = time.perf_counter() - start
-    for task in ("value", "churn"):
+    for task in TASKS:
         survivors_or_raise(task, sum(e[0].task == task for e in exported), failures)
     if "kmeans" in settings.families:
         start = time.perf_counter()
@@ -328,7 +328,7 @@ def _register_all(models_dir: Path, exported: list, common: dict, result: TrainR
 
 
 def _choose_champions(models_dir: Path, result: TrainResult) -> None:
-    for task in ("value", "churn", "segment"):
+    for task in registry.TASKS:
         cards = [c for c in result.cards if c["task"] == task]
         if not cards:
             continue
@@ -363,7 +363,7 @@ def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettin
     ctx = FitContext(seed=settings.seed, btyd=fit, log=log)
     result = TrainResult(info=info, split=None, notes=[note])
     exported = []
-    for task in ("value", "churn"):
+    for task in TASKS:
         candidate = Baseline(task)
         candidate.btyd_ = fit
         candidate._fit(rows.X, target(rows, task), ctx, (rows.X, target(rows, task)))

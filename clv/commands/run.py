@@ -39,7 +39,7 @@ def _printers(settings: Settings) -> dict[str, Callable[[object], None]]:
         "load": print_load_report,
         "build": lambda result: print_build_result(result, settings.db),
         "train": lambda result: print_training(result, settings.models_dir),
-        "evaluate": print_evaluation,
+        "evaluate": lambda report: (print_evaluation(report), console.out.print(f"Full report: {settings.evaluation}")),
         "score": print_score,
         "publish": published,
         "report": print_report,

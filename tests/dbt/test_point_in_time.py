@@ -10,9 +10,9 @@ from duckdb_clv.errors import ClvError
 from duckdb_clv.ingest import generate_shop
 from duckdb_clv.ingest.loader import load_files
 from duckdb_clv.settings import make_settings
-from tests.conftest import SHOP_TABLES, copy_db, shop_inputs, write
+from tests.conftest import FIXED_CUTOFFS, SHOP_TABLES, copy_db, write
 
-FIXED = make_settings(as_of_date="2026-01-01", training_cutoffs=["2024-06-30", "2024-09-30"]).feature_vars()
+FIXED = make_settings(**FIXED_CUTOFFS).feature_vars()
 
 
 def table(db, sql: str) -> list[tuple]:
@@ -20,9 +20,8 @@ def table(db, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_future_orders_and_events_change_labels_but_never_features(built, tmp_path):
-    db = copy_db(built.db, tmp_path / "pit.duckdb")
-    build_features(db, FIXED, full_refresh=True)
+def test_future_orders_and_events_change_labels_but_never_features(built_fixed, tmp_path):
+    db = copy_db(built_fixed.db, tmp_path / "pit.duckdb")  # built with FIXED
     features = "SELECT * FROM fct_customer_features WHERE cutoff_date = DATE '2024-06-30' ORDER BY customer_id"
     labels = "SELECT * FROM fct_customer_labels WHERE cutoff_date = DATE '2024-06-30' ORDER BY customer_id"
     before_f, before_l = table(db, features), table(db, labels)
@@ -82,30 +81,25 @@ def test_incremental_build_equals_a_full_rebuild(built, tmp_path):
     second = build_features(incremental)
     assert second.scoring_cutoff == "2026-01-01"
     assert set(second.training_cutoffs) - set(first.training_cutoffs)  # new month ends arrived
-    full = copy_db(built.db, tmp_path / "full.duckdb")  # everything loaded at once, built in one go
-    build_features(full, full_refresh=True)
+    full = built.db  # the session's build: everything loaded at once, built in one go
     for relation in ("fct_customer_features", "fct_customer_labels"):
         query = f"SELECT * FROM {relation} ORDER BY cutoff_date, customer_id"
         assert table(incremental, query) == table(full, query), relation
 
 
-def test_history_shorter_than_the_horizon_builds_scoring_only(tmp_path):
+def test_a_young_shop_with_orders_alone_builds_its_scoring_cutoff_with_zero_filled_behaviour(tmp_path):
+    # Two thin inputs in one build: a history shorter than the horizon (no training cutoff fits),
+    # and orders without customers, events or returns (behaviour is zeros, tenure the fallback).
     shop = generate_shop(tmp_path / "young", customers=300, seed=4, start="2025-06-01", end="2025-12-31")
     db = tmp_path / "young.duckdb"
-    load_files(db, shop_inputs(shop))
+    load_files(db, {"orders": [str(shop.files["orders"])]})
     result = build_features(db)
     assert result.training_cutoffs == []
     assert any("No training cutoffs" in m for m in result.messages)
     assert table(db, "SELECT count(*) FROM ml_training_set") == [(0,)]
-    assert table(db, "SELECT count(*) FROM ml_scoring_set") == [(300,)]
-
-
-def test_orders_alone_build_with_zero_filled_behaviour(tmp_path, built):
-    db = tmp_path / "orders_only.duckdb"
-    load_files(db, {"orders": [str(built.shop.files["orders"])]})
-    build_features(db)
+    ((ordered,),) = table(db, "SELECT count(DISTINCT customer_id) FROM raw.orders")
     rows = table(db, "SELECT count(*), sum(sessions_90d), sum(page_views_30d), min(channel_direct) FROM ml_scoring_set")
-    assert rows == [(3_000, 0.0, 0.0, 0.0)]
+    assert rows == [(ordered, 0.0, 0.0, 0.0)] and ordered > 150
     tenure_is_fallback = table(
         db, "SELECT count(*) FROM fct_customer_features WHERE days_since_last_session <> tenure_days"
     )

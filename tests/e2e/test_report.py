@@ -120,7 +120,8 @@ def test_clv_run_takes_a_users_files_from_load_to_report(built, tmp_path, capsys
     monkeypatch.chdir(tmp_path)
     (tmp_path / "clv.toml").write_text(
         '[paths]\ndb = "work/shop.duckdb"\nmodels_dir = "work/models"\npublished = "out/serving.duckdb"\n'
-        'report = "out/report.html"\n[scoring]\ndiscount_rate = 0.2\nvip_percentile = 0.9\n[training]\ntrials = 1\n'
+        'report = "out/report.html"\n[features]\nn_training_cutoffs = 4\n[scoring]\ndiscount_rate = 0.2\n'
+        "vip_percentile = 0.9\n[training]\ntrials = 1\n"
     )
     files = built.shop.files
     args = [

@@ -102,4 +102,6 @@ def test_clv_builds_and_scores_from_the_installed_wheel(fresh, tmp_path):
     assert ran["project_dir"] == project
     with duckdb.connect(str(work / "build" / "clv.duckdb"), read_only=True) as con:
         rows, scored_rows = con.execute("SELECT count(*), count(predicted_clv) FROM customer_scores").fetchone()
+        assert con.execute("SELECT count(*) FROM ml_scoring_set").fetchone()[0] == 1_500
+        assert con.execute("SELECT count(DISTINCT cutoff_date) FROM ml_training_set").fetchone()[0] == 4
     assert said and int(said.group(1).replace(",", "")) == rows == scored_rows > 0

@@ -27,41 +27,48 @@ def balanced(report) -> bool:
 
 
 @pytest.fixture(scope="module")
-def clean_db(shop, tmp_path_factory):
+def clean_shop(built):
+    """The session's clean 3,000-customer shop (Parquet, every table)."""
+    return built.shop
+
+
+@pytest.fixture(scope="module")
+def clean_db(clean_shop, tmp_path_factory):
     db = tmp_path_factory.mktemp("clean") / "clv.duckdb"
-    report = load_files(db, shop_inputs(shop))
+    report = load_files(db, shop_inputs(clean_shop))
     return db, report
 
 
-def test_clean_shop_loads_every_row(shop, clean_db):
+def test_clean_shop_loads_every_row(clean_shop, clean_db):
     db, report = clean_db
     assert balanced(report)
     for f in report.files:
-        assert f.rows_rejected == 0 and f.rows_inserted == shop.rows[f.table] == f.rows_read
+        assert f.rows_rejected == 0 and f.rows_inserted == clean_shop.rows[f.table] == f.rows_read
     c = counts(db)
-    assert all(c[t] == shop.rows[t] for t in LOAD_ORDER)
+    assert all(c[t] == clean_shop.rows[t] for t in LOAD_ORDER)
     assert c["load_log"] == len(LOAD_ORDER)
 
 
-def test_loaded_values_match_the_files(shop, clean_db):
+def test_loaded_values_match_the_files(clean_shop, clean_db):
     db, _ = clean_db
     with duckdb.connect(str(db), read_only=True) as con:
         diff = con.execute(
             f"""
             SELECT count(*) FROM (
-                SELECT order_id, customer_id, ordered_at, amount, discount FROM read_parquet('{shop.files["orders"]}')
+                SELECT order_id, customer_id, ordered_at, amount, discount
+                FROM read_parquet('{clean_shop.files["orders"]}')
                 EXCEPT SELECT order_id, customer_id, ordered_at, amount, discount FROM raw.orders)
             """
         ).fetchone()[0]
     assert diff == 0
 
 
-def test_reloading_the_same_files_changes_nothing(shop, clean_db, tmp_path):
+def test_reloading_the_same_files_changes_nothing(clean_shop, clean_db, tmp_path):
     db, _ = clean_db
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(db.read_bytes())
     before = counts(copy)
-    report = load_files(copy, shop_inputs(shop))
+    report = load_files(copy, shop_inputs(clean_shop))
     after = counts(copy)
     assert {k: v for k, v in after.items() if k != "load_log"} == {k: v for k, v in before.items() if k != "load_log"}
     assert all(f.rows_unchanged == f.rows_read and f.rows_inserted == 0 for f in report.files)
@@ -199,7 +206,7 @@ def test_time_zones_are_normalised_to_utc(tmp_path):
     assert got == {"A": "10:00", "B": "11:00", "C": "12:00"}
 
 
-def test_missing_required_column_fails_and_changes_nothing(shop, clean_db, tmp_path):
+def test_missing_required_column_fails_and_changes_nothing(clean_db, tmp_path):
     db, _ = clean_db
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(db.read_bytes())
@@ -219,7 +226,7 @@ def test_a_first_load_that_fails_leaves_no_database(tmp_path):
     assert not db.exists()
 
 
-def test_a_failure_mid_load_rolls_everything_back(shop, clean_db, tmp_path, monkeypatch):
+def test_a_failure_mid_load_rolls_everything_back(clean_db, tmp_path, monkeypatch):
     db, _ = clean_db
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(db.read_bytes())

@@ -51,7 +51,12 @@ def registry_copy(trained, tmp_path):
     return db, models
 
 
-def test_eight_readers_see_one_version_per_query_while_the_champion_moves(registry_copy, tmp_path):
+# Seconds of champion moves: a short run in every suite, the long one behind the slow marker.
+DURATIONS = [pytest.param(8, id="8s"), pytest.param(25, id="25s", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("seconds", DURATIONS)
+def test_eight_readers_see_one_version_per_query_while_the_champion_moves(registry_copy, tmp_path, seconds):
     db, models = registry_copy
     candidates = ["value_btyd", "value_hgb_poisson", "value_rf"]
     # Before the first promotion, and after some rollbacks, the original champion serves.
@@ -69,7 +74,7 @@ def test_eight_readers_see_one_version_per_query_while_the_champion_moves(regist
     moves = 0
     try:
         time.sleep(3)  # let every reader open its connection
-        deadline = time.time() + 25
+        deadline = time.time() + seconds
         while time.time() < deadline:
             for name in candidates:
                 registry.promote(models, "value", name, reason="concurrency test")

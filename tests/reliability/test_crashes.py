@@ -110,13 +110,14 @@ def _published(path: Path) -> dict[str, int]:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in PUBLISHED}
 
 
-def test_publish_killed_at_random_moments_leaves_the_last_good_file(scored, tmp_path):
+@pytest.mark.parametrize("trials", trial_counts(5))
+def test_publish_killed_at_random_moments_leaves_the_last_good_file(scored, tmp_path, trials):
     db = copy_db(scored[0], tmp_path / "clv.duckdb")
     target = tmp_path / "serving" / "published.duckdb"
     expected = publish(db, target)
     rng = random.Random(5)
     kills = survived = 0
-    for _ in range(TRIALS):
+    for _ in range(trials):
         proc = start(tmp_path / "stderr.txt", sys.executable, "-c", PUBLISHER, str(db), str(target))
         time.sleep(rng.uniform(0.0, 2.5))  # each publish takes about a second: any moment of one or two
         assert kill(proc), (tmp_path / "stderr.txt").read_text()[-2000:]  # it publishes forever unless it failed

@@ -22,6 +22,7 @@ from duckdb_clv.training.dataset import CustomerHoldout, Dataset, connect, read_
 from duckdb_clv.training.errors import TrainingError
 from duckdb_clv.training.evaluation.metrics import churn_metrics, value_metrics
 from duckdb_clv.training.export.onnx_tools import run
+from duckdb_clv.training.models.candidates import TASKS
 from duckdb_clv.udfs import registry
 
 GINI_GAP = 0.05
@@ -214,14 +215,14 @@ def score_test_cutoff(db: str | Path, models_dir: str | Path, oracle: Oracle | N
         scores.rows_without_oracle = int((~covered).sum())
         scores.data = test.take(covered)
         scores.oracle = {k: v[covered] for k, v in truth.items()}
-    champions = {t: registry.champion(models_dir, t) for t in ("value", "churn")}
+    champions = {t: registry.champion(models_dir, t) for t in TASKS}
     threads = max(1, os.cpu_count() or 1)
     for name in registry.model_names(models_dir):
         version = registry.versions(models_dir, name)[-1]
         data, card = registry.verified_model(models_dir, name, version)
         task = card["task"]
         same_test = card["cutoffs"].get("test") == test_cutoff and card.get("customers") == holdout
-        if task not in ("value", "churn") or not same_test:
+        if task not in TASKS or not same_test:
             continue
         predicted = run(data, scores.data.X, task, threads=threads).ravel().astype(np.float64)
         current = champions[task]
