@@ -26,10 +26,9 @@ def fail(message: str) -> int:
     return 2
 
 
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar; yields ``update(done, total)``. Quiet when output is not a terminal."""
-    with Progress(
+def _bars() -> Progress:
+    # Drawn only on a terminal; piped output (logs, CI, tests) gets the printed lines alone.
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -37,7 +36,13 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         console=out,
         disable=not sys.stdout.isatty(),
         transient=False,
-    ) as bar:
+    )
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar; yields ``update(done, total)``. Quiet when output is not a terminal."""
+    with _bars() as bar:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
@@ -66,15 +71,7 @@ def stage_progress(
     Bars are drawn only on a terminal; notes (load counts, training steps, warnings) always print.
     ``on_result`` receives (stage, result) as each stage of ``pipeline.run`` finishes.
     """
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=out,
-        disable=not sys.stdout.isatty(),
-        transient=False,
-    ) as bar:
+    with _bars() as bar:
         tasks: dict[str, TaskID] = {}
 
         def show(step: Step) -> None:
