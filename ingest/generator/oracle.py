@@ -101,7 +101,7 @@ def simulate_futures(
     """
     n_weeks = -(-horizon_days // 7)
     exposure = np.minimum(7.0, horizon_days - 7.0 * np.arange(n_weeks))
-    season = week_season(future, n_weeks, params.seasonal)
+    season = week_season(future, n_weeks, params)
     mid_week = 7.0 * np.arange(n_weeks) + exposure / 2
     offset_days = float((future - start).astype("timedelta64[D]").astype(np.int64))
     disc = discount_probability(offset_days + mid_week, start, params)

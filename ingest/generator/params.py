@@ -121,6 +121,12 @@ class ShopParams:
     # every acquisition in the period's first that many days instead (one launch campaign).
     cohort_growth_per_year: float = 0.45
     acquisition_window_days: int = 0
+    # A shock: from shock_start (a date; empty for none) purchase rates of every customer are
+    # multiplied by shock_depth for shock_weeks weeks, then by shock_recovery from then on.
+    shock_start: str = ""
+    shock_weeks: int = 0
+    shock_depth: float = 1.0
+    shock_recovery: float = 1.0
     # Buy-till-you-die purchasing: lambda ~ Gamma(r, 1/alpha) per day, p ~ Beta(a, b).
     rate_shape_r: float = 0.85
     rate_scale: float = 0.045 / 0.85
@@ -205,9 +211,24 @@ def day_season(start: np.datetime64, n_days: int, seasonal: bool = True) -> np.n
     return month_w[month] * weekday_w[weekday]
 
 
-def week_season(start: np.datetime64, n_weeks: int, seasonal: bool = True) -> np.ndarray:
-    """Mean daily demand multiplier of each simulation week starting at ``start``."""
-    return day_season(start, n_weeks * 7, seasonal).reshape(n_weeks, 7).mean(axis=1)
+def demand_shift(start: np.datetime64, n_days: int, params: ShopParams) -> np.ndarray:
+    """The shock's multiplier of purchase rates for each day from ``start``: 1 without a shock."""
+    if not params.shock_start:
+        return np.ones(n_days)
+    days = start + np.arange(n_days).astype("timedelta64[D]")
+    begins = np.datetime64(params.shock_start, "D")
+    ends = begins + np.timedelta64(7 * params.shock_weeks, "D")
+    return np.where(days < begins, 1.0, np.where(days < ends, params.shock_depth, params.shock_recovery))
+
+
+def week_season(start: np.datetime64, n_weeks: int, params: ShopParams) -> np.ndarray:
+    """Mean daily purchase multiplier of each simulation week from ``start``: season times shock.
+
+    The generator and the oracle both take their weekly rates from here, so a shock in the
+    future of a cutoff is in the oracle's simulated futures too.
+    """
+    days = day_season(start, n_weeks * 7, params.seasonal) * demand_shift(start, n_weeks * 7, params)
+    return days.reshape(n_weeks, 7).mean(axis=1)
 
 
 def discount_probability(days: np.ndarray, start: np.datetime64, params: ShopParams) -> np.ndarray:

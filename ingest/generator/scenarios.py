@@ -3,7 +3,9 @@
 Each scenario changes a few parameters of the documented model (and, where the shape is about
 size or time, the number of customers or the period), so the same simulator, oracle and loader
 serve it. ``clv generate --scenario NAME`` writes one; ``tests/e2e/test_unusual_shops.py`` runs
-the whole pipeline on each, and ``docs/RELIABILITY.md`` records which shapes score and which stop.
+the whole pipeline on each unusual shape, and ``docs/RELIABILITY.md`` records which shapes score
+and which stop. The shift scenarios (``steady``, ``closed-cohort``, ``slowing``, ``shock``) change
+the customer base over time, for backtests.
 """
 
 from __future__ import annotations
@@ -60,6 +62,24 @@ SCENARIOS: dict[str, Scenario] = {
             "amounts in a currency with large units: orders around 10 million",
             # The mean order value is spend_shape * spend_gamma / (spend_q - 1): spend_gamma itself here.
             {"spend_gamma": 10_000_000.0},
+        ),
+        # Shifts in the customer base, for backtests (#14): the same customers and spend as the
+        # documented shop, with acquisition or purchasing changing over time.
+        Scenario("steady", "the documented shop: cohorts growing 45 % a year, no shock"),
+        Scenario(
+            "closed-cohort",
+            "every customer acquired in the first four months, then none: the base only ages",
+            {"acquisition_window_days": 120},
+        ),
+        Scenario(
+            "slowing",
+            "acquisition falls steadily: each year brings 60 % fewer new customers than the last",
+            {"cohort_growth_per_year": -0.6},
+        ),
+        Scenario(
+            "shock",
+            "purchase rates of everyone halve for 13 weeks from 2024-06-01, then recover to 80 %",
+            {"shock_start": "2024-06-01", "shock_weeks": 13, "shock_depth": 0.5, "shock_recovery": 0.8},
         ),
     )
 }

@@ -70,7 +70,7 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
     """Run the weekly loop: purchases after the first, browsing sessions, dropout, engagement."""
     p = spec.params
     n, n_weeks, n_days = len(pop), spec.weeks, spec.days
-    season = week_season(spec.start, n_weeks, p.seasonal)
+    season = week_season(spec.start, n_weeks, p)
     acq_week = (pop.acquired_day // 7).astype(np.int64)
     alive = np.zeros(n, dtype=bool)
     acquired = np.zeros(n, dtype=bool)

@@ -1,0 +1,98 @@
+"""Shift scenarios: the customer base changes as documented, and the oracle follows it."""
+
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+import pytest
+
+from duckdb_clv.ingest import generate_shop
+from duckdb_clv.ingest.generator import oracle
+from duckdb_clv.ingest.generator.scenarios import SCENARIOS, scenario
+
+SHIFTS = ("steady", "closed-cohort", "slowing", "shock")
+CUSTOMERS = 8_000
+
+
+@pytest.fixture(scope="module")
+def shops(tmp_path_factory):
+    """Every shift scenario at the same size and seed, over the documented period."""
+    root = tmp_path_factory.mktemp("shifts")
+    return {
+        name: generate_shop(root / name, customers=CUSTOMERS, seed=5, params=scenario(name).shop_params(), workers=2)
+        for name in SHIFTS
+    }
+
+
+def _one(sql: str) -> tuple:
+    with duckdb.connect() as con:
+        return con.execute(sql).fetchone()
+
+
+def test_the_shift_scenarios_are_offered():
+    assert set(SHIFTS) <= set(SCENARIOS)
+
+
+def test_a_closed_cohort_acquires_in_its_first_months_only(shops):
+    truth = shops["closed-cohort"].files["ground_truth"]
+    first, last = _one(f"SELECT min(acquired_at), max(acquired_at) FROM read_parquet('{truth}')")
+    assert (last - first).days < 120
+    steady = shops["steady"].files["ground_truth"]
+    (late,) = _one(f"SELECT count(*) FROM read_parquet('{steady}') WHERE acquired_at >= DATE '2023-01-01'")
+    assert late > CUSTOMERS / 2  # the documented shop keeps acquiring
+
+
+def test_slowing_acquisition_falls_year_after_year(shops):
+    truth = shops["slowing"].files["ground_truth"]
+    per_year = duckdb.sql(
+        f"SELECT year(acquired_at), count(*) FROM read_parquet('{truth}') GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    counts = [n for _, n in per_year]
+    assert len(counts) == 4 and all(b < 0.6 * a for a, b in itertools.pairwise(counts))
+
+
+def _orders_between(shop, start: str, end: str) -> int:
+    orders = shop.files["orders"]
+    (n,) = _one(
+        f"SELECT count(*) FROM read_parquet('{orders}') "
+        f"WHERE ordered_at >= DATE '{start}' AND ordered_at < DATE '{end}'"
+    )
+    return n
+
+
+def test_a_shock_halves_purchases_then_leaves_them_lower(shops):
+    # Same seed, same customers: only the purchase rates from 2024-06-01 differ from the steady shop
+    # (the days drawn for each order within its week move a handful of orders across a boundary).
+    steady, shock = shops["steady"], shops["shock"]
+    before = _orders_between(shock, "2023-01-01", "2024-06-01") / _orders_between(steady, "2023-01-01", "2024-06-01")
+    assert before == pytest.approx(1.0, abs=0.002)
+    during = _orders_between(shock, "2024-06-01", "2024-08-31") / _orders_between(steady, "2024-06-01", "2024-08-31")
+    after = _orders_between(shock, "2025-01-01", "2026-01-01") / _orders_between(steady, "2025-01-01", "2026-01-01")
+    # Fewer purchases also mean fewer purchase-triggered dropouts, so the ratios sit a little above
+    # the rate multipliers (0.5 and 0.8).
+    assert 0.45 < during < 0.65
+    assert 0.75 < after < 0.95
+
+
+@pytest.mark.parametrize(
+    ("name", "cutoff"), [("closed-cohort", "2024-06-30"), ("slowing", "2024-12-31"), ("shock", "2024-03-31")]
+)
+def test_the_oracle_follows_each_shift(shops, name, cutoff):
+    # The shock's cutoff is before it: the oracle must simulate the shock in the customers' futures.
+    shop = shops[name]
+    pred = oracle(shop.out_dir, cutoff, horizon_days=365, n_sims=60, seed=0)
+    con = duckdb.connect()
+    con.register("pred", pred)
+    orders, returns = shop.files["orders"], shop.files["returns"]
+    predicted, actual = con.execute(
+        f"""
+        WITH refunds AS (SELECT order_id, sum(refund_amount) r FROM read_parquet('{returns}')
+                         WHERE returned_at < DATE '{cutoff}' + 366 GROUP BY 1),
+        future AS (SELECT customer_id, sum(amount - coalesce(r, 0)) v FROM read_parquet('{orders}')
+                   LEFT JOIN refunds USING (order_id)
+                   WHERE ordered_at >= DATE '{cutoff}' + 1 AND ordered_at < DATE '{cutoff}' + 366 GROUP BY 1)
+        SELECT sum(expected_value), sum(coalesce(v, 0)) FROM pred LEFT JOIN future USING (customer_id)
+        """
+    ).fetchone()
+    assert predicted == pytest.approx(actual, rel=0.1)
