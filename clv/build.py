@@ -117,6 +117,7 @@ def build_features(
     variables: dict[str, object] | None = None,
     full_refresh: bool = False,
     select: str | None = None,
+    only_complete_tests: bool = False,
     progress: Progress | None = None,
     models_dir: str | Path | None = None,
 ) -> BuildResult:
@@ -132,6 +133,10 @@ def build_features(
         Rebuild every cutoff instead of only new ones and the scoring cutoff.
     select
         A dbt selector to build part of the project.
+    only_complete_tests
+        With ``select``, run only the tests whose every parent is selected (dbt's cautious
+        indirect selection): a part of the project then builds without the tests that relate it
+        to models left out.
     progress
         Called with (nodes done, nodes in all, node description) as each node finishes.
     models_dir
@@ -171,6 +176,8 @@ def build_features(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if only_complete_tests:
+        args += ["--indirect-selection", "cautious"]
 
     result = BuildResult(nodes=0)
     total = 0

@@ -41,6 +41,8 @@ class Settings:
         The HTML report ``report`` writes.
     evaluation : str
         The JSON evaluation ``evaluate`` writes.
+    backtest : str
+        The JSON ``backtest`` writes.
     as_of_date : str or None
         Scoring cutoff; ``None`` means the day after the last order.
     training_cutoffs : tuple of str or None
@@ -61,6 +63,7 @@ class Settings:
     published: str = "build/published.duckdb"
     report: str = "build/report.html"
     evaluation: str = "build/evaluation.json"
+    backtest: str = "build/backtest.json"
     # [features]
     as_of_date: str | None = None
     training_cutoffs: tuple[str, ...] | None = None
@@ -99,7 +102,7 @@ class Settings:
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "paths": ("db", "models_dir", "published", "report", "evaluation"),
+    "paths": ("db", "models_dir", "published", "report", "evaluation", "backtest"),
     "features": ("as_of_date", "training_cutoffs", "n_training_cutoffs", "horizon_days", "churn_window_days"),
     "scoring": ("discount_rate", "vip_percentile", "regular_percentile"),
     "training": ("seed", "trials"),

@@ -81,20 +81,17 @@ TRAIN = Command(
 )
 
 
-def print_evaluation(report: dict) -> None:
-    """The evaluation table as the CLI and the demo print it."""
+def print_evaluation(report: dict, where: str | None = None) -> None:
+    """The evaluation table as the CLI and the demo print it (``where`` says what was scored)."""
     from duckdb_clv.training.evaluation.holdout import CHURN_COLUMNS, VALUE_COLUMNS
 
+    where = where or f"on test cutoff {report['test_cutoff']} ({report['rows']:,} held-out customers)"
     for task, columns in (("value", VALUE_COLUMNS), ("churn", CHURN_COLUMNS)):
         rows = [
             [("* " if r["champion"] else "") + r["model"], r["version"], *[f"{r['metrics'][c]:.4f}" for c in columns]]
             for r in report[task]
         ]
-        console.table(
-            f"{task} on test cutoff {report['test_cutoff']} ({report['rows']:,} held-out customers)",
-            ["model", "version", *columns],
-            rows,
-        )
+        console.table(f"{task} {where}", ["model", "version", *columns], rows)
     for check in report["targets"]:
         mark = "[green]met[/]" if check["met"] else "[red]not met[/]"
         console.out.print(f"{mark}  {check['target']}: {check['champion']:.4f} vs {check['reference']:.4f}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,28 +208,52 @@ def score_test_cutoff(db: str | Path, models_dir: str | Path, oracle: Oracle | N
         raise TrainingError(f"the database has no test rows at the test cutoff {test_cutoff}; rebuild the features")
     scores = TestScores(test_cutoff, champion_card["horizon_days"], champion_card["churn_window_days"], test, [])
     if oracle is not None:
-        truth = oracle.take(test.customer_id)
-        # The oracle covers customers with a first order by the cutoff; one who signed up but has
-        # not bought yet has no latent state to simulate from. Every model is then compared on the
-        # customers the oracle covers, and the count left out is reported.
-        covered = ~np.isnan(truth["value"])
-        scores.rows_without_oracle = int((~covered).sum())
-        scores.data = test.take(covered)
-        scores.oracle = {k: v[covered] for k, v in truth.items()}
+        add_oracle(scores, oracle)
+    scores.models = score_models(
+        models_dir,
+        scores.data,
+        lambda card: card["cutoffs"].get("test") == test_cutoff and card.get("customers") == holdout,
+    )
+    return scores
+
+
+def add_oracle(scores: TestScores, oracle: Oracle) -> None:
+    """Put the oracle beside the models, on the rows it covers; the count left out is kept.
+
+    The oracle covers customers with a first order by the cutoff; one who signed up but has not
+    bought yet has no latent state to simulate from. Every model is then compared on the customers
+    the oracle covers. Call it before scoring the models, which score ``scores.data``.
+    """
+    truth = oracle.take(scores.data.customer_id)
+    covered = ~np.isnan(truth["value"])
+    scores.rows_without_oracle = int((~covered).sum())
+    scores.data = scores.data.take(covered)
+    scores.oracle = {k: v[covered] for k, v in truth.items()}
+
+
+def score_models(
+    models_dir: str | Path, data: Dataset, belongs: Callable[[dict], bool] = lambda _card: True
+) -> list[ScoredModel]:
+    """The latest version of every value and churn model whose card ``belongs``, run on ``data``.
+
+    What is scored is what is served: the registry's ONNX files, checked against their cards, in
+    onnxruntime.
+    """
+    models_dir = Path(models_dir)
     champions = {t: registry.champion(models_dir, t) for t in TASKS}
     threads = max(1, os.cpu_count() or 1)
+    scored = []
     for name in registry.model_names(models_dir):
         version = registry.versions(models_dir, name)[-1]
-        data, card = registry.verified_model(models_dir, name, version)
+        onnx_bytes, card = registry.verified_model(models_dir, name, version)
         task = card["task"]
-        same_test = card["cutoffs"].get("test") == test_cutoff and card.get("customers") == holdout
-        if task not in TASKS or not same_test:
+        if task not in TASKS or not belongs(card):
             continue
-        predicted = run(data, scores.data.X, task, threads=threads).ravel().astype(np.float64)
+        predicted = run(onnx_bytes, data.X, task, threads=threads).ravel().astype(np.float64)
         current = champions[task]
         is_champion = bool(current and (current["name"], current["version"]) == (name, version))
-        scores.models.append(ScoredModel(name, version, task, is_champion, card, predicted, data))
-    return scores
+        scored.append(ScoredModel(name, version, task, is_champion, card, predicted, onnx_bytes))
+    return scored
 
 
 def evaluation_report(scores: TestScores) -> dict:
