@@ -133,3 +133,27 @@ def onnx_scores(trained: TrainedShop, task: str, X: np.ndarray, name: str | None
     version = pointer["version"] if name == pointer["name"] else registry.versions(trained.models, name)[-1]
     model = functions.cache_for(trained.models).get(name, version)
     return model.run(np.ascontiguousarray(X, dtype=np.float32)).ravel().astype(np.float64)
+
+
+def oracle_against_what_happened(shop: GeneratedShop, pred: object, cutoff: str) -> tuple[float, float, float, float]:
+    """(predicted total, realised total, mean P(order), share who ordered) over the 365 days after ``cutoff``.
+
+    ``pred`` is the oracle's table; the realised net value of each customer it covers counts
+    refunds received inside the window.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("pred", pred)
+    orders, returns = shop.files["orders"], shop.files["returns"]
+    return con.execute(
+        f"""
+        WITH refunds AS (SELECT order_id, sum(refund_amount) r FROM read_parquet('{returns}')
+                         WHERE returned_at < DATE '{cutoff}' + 366 GROUP BY 1),
+        future AS (SELECT customer_id, sum(amount - coalesce(r, 0)) v FROM read_parquet('{orders}')
+                   LEFT JOIN refunds USING (order_id)
+                   WHERE ordered_at >= DATE '{cutoff}' + 1 AND ordered_at < DATE '{cutoff}' + 366 GROUP BY 1)
+        SELECT sum(expected_value), sum(coalesce(v, 0)), avg(p_order), avg((v IS NOT NULL)::INT)
+        FROM pred LEFT JOIN future USING (customer_id)
+        """
+    ).fetchone()

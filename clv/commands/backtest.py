@@ -10,7 +10,6 @@ from duckdb_clv.commands import Command
 from duckdb_clv.commands import options as opt
 from duckdb_clv.commands.models import print_evaluation
 from duckdb_clv.settings import Settings
-from duckdb_clv.training.settings import FAMILIES
 
 
 def print_backtest(result: dict) -> None:
@@ -38,9 +37,8 @@ def print_backtest(result: dict) -> None:
 
 
 def _backtest(args: argparse.Namespace, settings: Settings) -> int:
-    families = tuple(f.strip() for f in args.only.split(",")) if args.only else None
     with console.stage_progress() as progress:
-        result = backtest(settings, args.origins, args.n_origins, families, args.ground_truth, progress)
+        result = backtest(settings, args.origins, args.n_origins, opt.families_of(args), args.ground_truth, progress)
     print_backtest(result)
     console.out.print(f"Full results: {settings.backtest}")
     return 0
@@ -59,12 +57,9 @@ def _backtest_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--n-origins", type=int, default=DEFAULT_ORIGINS, help=f"default origins at most (default: {DEFAULT_ORIGINS})"
     )
-    p.add_argument("--horizon-days", type=int, help=f"label horizon in days (default: {opt.DEFAULTS.horizon_days})")
-    p.add_argument(
-        "--churn-window-days", type=int, help=f"churn window in days (default: {opt.DEFAULTS.churn_window_days})"
-    )
+    opt.windows(p)
     opt.training(p)
-    p.add_argument("--only", metavar="FAMILIES", help=f"comma-separated subset of {','.join(FAMILIES)}")
+    opt.families(p)
     opt.ground_truth(p)
     p.add_argument("--out", dest="backtest", help=f"JSON results (default: {opt.DEFAULTS.backtest})")
 

@@ -10,7 +10,6 @@ from duckdb_clv import console, pipeline
 from duckdb_clv.commands import Command
 from duckdb_clv.commands import options as opt
 from duckdb_clv.settings import Settings
-from duckdb_clv.training.settings import FAMILIES
 from duckdb_clv.udfs import registry
 
 
@@ -55,9 +54,8 @@ def print_failures(failed: list[dict] | None, when: str = "") -> None:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    families = tuple(f.strip() for f in args.only.split(",")) if args.only else None
     with console.stage_progress() as progress:
-        result = pipeline.train(settings, families, progress=progress)
+        result = pipeline.train(settings, opt.families_of(args), progress=progress)
     print_training(result, settings.models_dir)
     return 0
 
@@ -66,7 +64,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     opt.db(p)
     opt.models_dir(p)
     opt.training(p)
-    p.add_argument("--only", metavar="FAMILIES", help=f"comma-separated subset of {','.join(FAMILIES)}")
+    opt.families(p)
 
 
 TRAIN = Command(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from duckdb_clv.settings import Settings
+from duckdb_clv.training.settings import FAMILIES
 
 DEFAULTS = Settings()
 
@@ -62,6 +63,11 @@ def features(p: argparse.ArgumentParser) -> None:
         type=int,
         help=f"number of default training cutoffs (default: {DEFAULTS.n_training_cutoffs})",
     )
+    windows(p)
+
+
+def windows(p: argparse.ArgumentParser) -> None:
+    """The label horizon and churn window."""
     p.add_argument("--horizon-days", type=int, help=f"label horizon in days (default: {DEFAULTS.horizon_days})")
     p.add_argument(
         "--churn-window-days", type=int, help=f"churn window in days (default: {DEFAULTS.churn_window_days})"
@@ -76,6 +82,16 @@ def training(p: argparse.ArgumentParser) -> None:
         help=f"training seed; the same data and seed give the same models (default: {DEFAULTS.seed})",
     )
     p.add_argument("--trials", type=int, help=f"search trials per tree-ensemble family (default: {DEFAULTS.trials})")
+
+
+def families(p: argparse.ArgumentParser) -> None:
+    """``--only``: a subset of the model families."""
+    p.add_argument("--only", metavar="FAMILIES", help=f"comma-separated subset of {','.join(FAMILIES)}")
+
+
+def families_of(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The families ``--only`` names, or None for all."""
+    return tuple(f.strip() for f in args.only.split(",")) if args.only else None
 
 
 def scoring(p: argparse.ArgumentParser) -> None:

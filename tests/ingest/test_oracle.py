@@ -6,7 +6,6 @@ import json
 import math
 from dataclasses import replace
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,6 +13,7 @@ import pytest
 
 from duckdb_clv.ingest import GenerateError
 from duckdb_clv.ingest.generator import ShopParams, oracle
+from tests.conftest import oracle_against_what_happened
 
 # A shop with no seasonality, no engagement effects, no hazard, discounts or returns: a customer
 # buys as a Poisson process with its rate, so expectations have closed forms.
@@ -104,20 +104,7 @@ def test_never_peeks_at_a_dropout_after_the_cutoff(shop, tmp_path):
 def test_calibrated_against_what_happened(shop):
     cutoff = "2024-12-31"
     pred = oracle(shop.out_dir, cutoff, horizon_days=365, n_sims=100, seed=0)
-    con = duckdb.connect()
-    con.register("pred", pred)
-    orders, returns = shop.files["orders"], shop.files["returns"]
-    predicted, actual, p_mean, bought = con.execute(
-        f"""
-        WITH refunds AS (SELECT order_id, sum(refund_amount) r FROM read_parquet('{returns}')
-                         WHERE returned_at < DATE '{cutoff}' + 366 GROUP BY 1),
-        future AS (SELECT customer_id, sum(amount - coalesce(r, 0)) v FROM read_parquet('{orders}')
-                   LEFT JOIN refunds USING (order_id)
-                   WHERE ordered_at >= DATE '{cutoff}' + 1 AND ordered_at < DATE '{cutoff}' + 366 GROUP BY 1)
-        SELECT sum(expected_value), sum(coalesce(v, 0)), avg(p_order), avg((v IS NOT NULL)::INT)
-        FROM pred LEFT JOIN future USING (customer_id)
-        """
-    ).fetchone()
+    predicted, actual, p_mean, bought = oracle_against_what_happened(shop, pred, cutoff)
     assert predicted == pytest.approx(actual, rel=0.08)
     assert p_mean == pytest.approx(bought, abs=0.02)
 

@@ -10,6 +10,7 @@ import pytest
 from duckdb_clv.ingest import generate_shop
 from duckdb_clv.ingest.generator import oracle
 from duckdb_clv.ingest.generator.scenarios import SCENARIOS, scenario
+from tests.conftest import oracle_against_what_happened
 
 SHIFTS = ("steady", "closed-cohort", "slowing", "shock")
 CUSTOMERS = 8_000
@@ -82,17 +83,5 @@ def test_the_oracle_follows_each_shift(shops, name, cutoff):
     # The shock's cutoff is before it: the oracle must simulate the shock in the customers' futures.
     shop = shops[name]
     pred = oracle(shop.out_dir, cutoff, horizon_days=365, n_sims=60, seed=0)
-    con = duckdb.connect()
-    con.register("pred", pred)
-    orders, returns = shop.files["orders"], shop.files["returns"]
-    predicted, actual = con.execute(
-        f"""
-        WITH refunds AS (SELECT order_id, sum(refund_amount) r FROM read_parquet('{returns}')
-                         WHERE returned_at < DATE '{cutoff}' + 366 GROUP BY 1),
-        future AS (SELECT customer_id, sum(amount - coalesce(r, 0)) v FROM read_parquet('{orders}')
-                   LEFT JOIN refunds USING (order_id)
-                   WHERE ordered_at >= DATE '{cutoff}' + 1 AND ordered_at < DATE '{cutoff}' + 366 GROUP BY 1)
-        SELECT sum(expected_value), sum(coalesce(v, 0)) FROM pred LEFT JOIN future USING (customer_id)
-        """
-    ).fetchone()
+    predicted, actual, _, _ = oracle_against_what_happened(shop, pred, cutoff)
     assert predicted == pytest.approx(actual, rel=0.1)
