@@ -7,7 +7,6 @@ the repository.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import json
 import os
@@ -65,38 +64,6 @@ class BuildResult:
     scoring_cutoff: str | None = None
 
 
-def dbt_vars(
-    as_of_date: str | None = None,
-    training_cutoffs: list[str] | None = None,
-    horizon_days: int | None = None,
-    churn_window_days: int | None = None,
-    n_training_cutoffs: int | None = None,
-) -> dict[str, object]:
-    """The dbt vars for the given settings (unset ones keep the project's defaults)."""
-    out: dict[str, object] = {}
-    for name, value in (
-        ("as_of_date", as_of_date),
-        ("training_cutoffs", training_cutoffs),
-        ("horizon_days", horizon_days),
-        ("churn_window_days", churn_window_days),
-        ("n_training_cutoffs", n_training_cutoffs),
-    ):
-        if value is not None:
-            out[name] = value
-    for name, dates in (("as_of_date", [as_of_date]), ("training_cutoffs", training_cutoffs or [])):
-        for d in dates:
-            if d is None:
-                continue
-            try:
-                dt.date.fromisoformat(d)
-            except (TypeError, ValueError) as err:
-                raise ClvError(f"{name} must be dates like 2024-12-31, got {d!r}") from err
-    for name in ("horizon_days", "churn_window_days", "n_training_cutoffs"):
-        if name in out and (not isinstance(out[name], int) or out[name] < 1):
-            raise ClvError(f"{name} must be a positive whole number of days, got {out[name]!r}")
-    return out
-
-
 def _check_database(db: Path) -> None:
     if not db.exists():
         raise ClvError(f"no database at {db}: load data first with `clv load --db {db} --orders FILE`")
@@ -128,7 +95,7 @@ def build_features(
     db_path
         DuckDB file holding schema ``raw`` (from ``clv load``).
     variables
-        dbt vars, see ``dbt_vars``.
+        dbt vars, see ``Settings.feature_vars`` and ``Settings.scoring_vars``.
     full_refresh
         Rebuild every cutoff instead of only new ones and the scoring cutoff.
     select

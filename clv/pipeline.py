@@ -22,6 +22,7 @@ Progress arrives as ``Step`` values: a count of work done in a stage (``done`` o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,7 +293,7 @@ def report(settings: Settings, oracle: Oracle | None = None, progress: Progress 
     """
     from duckdb_clv.report.html import write_report
 
-    steps = iter(range(1_000))
+    steps = itertools.count()
     return write_report(
         settings.db,
         settings.models_dir,
