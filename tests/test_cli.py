@@ -38,6 +38,19 @@ def test_help_lists_the_commands():
         assert command in result.stdout
 
 
+def test_every_command_prints_its_help(capsys):
+    """argparse formats help lazily, so a bad help string only shows when a user asks for it."""
+    from duckdb_clv.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert "backtest" in commands and "generate" in commands
+    for name in commands:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0, name
+        assert "usage: clv " + name in capsys.readouterr().out
+
+
 def test_generate_then_load_from_the_command_line(tmp_path):
     out, db = tmp_path / "shop", tmp_path / "clv.duckdb"
     assert main(["generate", "--customers", "400", "--seed", "3", "--out", str(out)]) == 0

@@ -91,7 +91,8 @@ def _generate_arguments(p: argparse.ArgumentParser) -> None:
         "--scenario",
         choices=sorted(SCENARIOS),
         help="an unusual shop shape instead of the documented one: "
-        + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
+        # argparse %-formats help strings, and descriptions speak of percentages.
+        + "; ".join(f"{s.name}: {s.description}".replace("%", "%%") for s in SCENARIOS.values())
         + ". A scenario with its own size or period uses it unless --customers, --start or --end is given",
     )
     p.add_argument(
