@@ -2,12 +2,15 @@
 
 1. Read ``ml_training_set`` and split it by time (train / validation / test cutoffs) and by
    customer (validation and test customers are never fitted on).
-2. Fit the BG/NBD + Gamma-Gamma baseline on the latest training cutoff.
+2. Fit the BG/NBD + Gamma-Gamma baseline, which needs no labels, at the scoring cutoff (served) and
+   at every training cutoff (the rows of that cutoff), each on every customer known then.
 3. Fit every candidate for value and churn (with a budgeted search for the tree ensembles), the
-   fused value model and the k-means segments; calibrate on validation.
+   fused value model and the k-means segments (on the scoring cutoff's customers); calibrate on
+   validation. The Poisson and Tweedie value models are anchored on the BG/NBD expectation.
 4. Export each to ONNX and check parity with the in-memory model on test rows.
 5. Only when every export passed: register every model and point each task's champion at the
-   candidate with the best validation primary metric.
+   candidate with the best validation primary metric; for value, among the models whose level
+   follows the scoring-date BG/NBD fit, when there are any (``Candidate.holds_level``).
 
 When the history is too short for a time split, the baseline is fitted alone on the latest rows
 there are and becomes the champion, and the result says so.
@@ -44,13 +47,14 @@ from duckdb_clv.training.export.registry import register
 from duckdb_clv.training.failures import Failure, attempt, one_line, survivors_or_raise
 from duckdb_clv.training.models.baseline import Baseline
 from duckdb_clv.training.models.btyd import BTYDFit
+from duckdb_clv.training.models.btyd_dates import RefittedBTYD
 from duckdb_clv.training.models.calibration import Platt, ValueScale
-from duckdb_clv.training.models.candidates import TASKS, Candidate, FitContext, target
+from duckdb_clv.training.models.candidates import TASKS, Candidate, FitContext
 from duckdb_clv.training.models.fusion import Fused
 from duckdb_clv.training.models.mlp import MLP
 from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
 from duckdb_clv.training.models.segments import Segmenter
-from duckdb_clv.training.models.trees import HGB, Forest
+from duckdb_clv.training.models.trees import HGB, LOG_LINK, Forest
 from duckdb_clv.training.settings import TrainSettings
 from duckdb_clv.udfs import registry
 
@@ -124,8 +128,18 @@ def _fit_candidates(
             for loss in losses:
                 name = HGB(task, {"loss": loss}).name
 
-                def make(params: dict, btyd: bool, task: str = task, loss: str = loss) -> Candidate:
-                    return HGB(task, {"loss": loss, "max_iter": settings.max_iter, **params}, btyd_features=btyd)
+                # Value models with a log link learn their value relative to the BG/NBD expectation.
+                anchored = task == "value" and loss in LOG_LINK and ctx.btyd is not None
+
+                def make(
+                    params: dict, btyd: bool, task: str = task, loss: str = loss, anchored: bool = anchored
+                ) -> Candidate:
+                    return HGB(
+                        task,
+                        {"loss": loss, "max_iter": settings.max_iter, **params},
+                        btyd_features=btyd,
+                        anchored=anchored,
+                    )
 
                 timed(name, lambda make=make, task=task: searched(make, "hgb", f"hgb_{task}"))
         if "rf" in families:
@@ -146,19 +160,20 @@ def _fit_candidates(
 
 
 def _fit_baseline(
-    X: np.ndarray, info: BuildInfo, cutoff: str, settings: TrainSettings, failures: list[Failure], log: Log
-) -> BTYDFit | None:
-    """BG/NBD + Gamma-Gamma on one cutoff's rows, or None (its candidates recorded as dropped) when it fails.
+    data: Dataset, scoring_X: np.ndarray, info: BuildInfo, settings: TrainSettings, failures: list[Failure], log: Log
+) -> RefittedBTYD | None:
+    """BG/NBD + Gamma-Gamma at the scoring cutoff and at each cutoff of ``data``, or None when it fails.
 
-    It comes first because the search may give its outputs to any tree ensemble as extra inputs;
-    without it the search goes on without them.
+    It comes first because anchored models learn relative to it and the search may give its
+    outputs to any tree ensemble as extra inputs; without it they go on without it. None records
+    its candidates as dropped.
     """
     dropped: list[Failure] = []
     fit = attempt(
         "btyd",
         "value",
         "fit",
-        lambda: BTYDFit.fit(X, info.horizon_days, info.churn_window_days, cutoff),
+        lambda: RefittedBTYD.fit(data, scoring_X, info.scoring_cutoff, info.horizon_days, info.churn_window_days, log),
         dropped,
         lambda _line: None,
     )
@@ -170,7 +185,13 @@ def _fit_baseline(
 
 
 def _fuse(values: list[Candidate], train: Dataset, validation: Dataset, settings: TrainSettings) -> Fused | None:
-    """The fused value model over the best exported value candidates (None with fewer than two)."""
+    """The fused value model over the best exported value candidates (None with fewer than two).
+
+    When some candidates' level follows the scoring-date BG/NBD fit, only they are fused, so that
+    the fused model's level does too.
+    """
+    steady = [c for c in values if c.holds_level]
+    values = steady if len(steady) >= 2 else values
     scored = sorted(values, key=lambda c: -primary_score("value", validation.value, c.validation_predictions()))
     parts = [c for c in scored if c.family != "btyd"][: settings.fuse_top]
     parts += [c for c in values if c.family == "btyd"]
@@ -210,9 +231,13 @@ def train_models(
         if len(info.training_cutoffs) < 3:
             return _baseline_only(con, info, models_dir, settings, log)
         data = read_rows(con, progress=(lambda d, t: progress("reading ml_training_set", d, t)) if progress else None)
+        # The customers about to be scored: the BG/NBD model and the segments are fitted on them.
+        scoring = read_rows(con, "ml_scoring_set")
     split = time_split(info.training_cutoffs)
     holdout = CustomerHoldout(seed=settings.seed)
     train, validation, test = split_rows(data, split, holdout)
+    # Every customer's rows at the cutoffs the run uses: the BG/NBD fits at those cutoffs need no labels.
+    train_all = data.at((*split.train, split.validation, split.test))
     del data
     log(
         f"split by time and customer: train {len(train):,} rows on {len(split.train)} cutoffs, validation "
@@ -228,9 +253,8 @@ def train_models(
     )
     failures = result.failures
     start = time.perf_counter()
-    # The latest training cutoff's rows, read once: the baseline and the segments are fitted on them.
-    latest = train.at(split.train[-1]).X
-    ctx.btyd = _fit_baseline(latest, info, split.train[-1].isoformat(), settings, failures, log)
+    ctx.btyd = _fit_baseline(train_all, scoring.X, info, settings, failures, log)
+    del train_all
     result.seconds["btyd_fit"] = time.perf_counter() - start
     candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds, failures)
     parity_index = sample_rows(len(test), PARITY_ROWS, settings.seed)
@@ -238,10 +262,10 @@ def train_models(
 
     def export(candidate: Candidate) -> Exported:
         log(f"exporting {candidate.name} to ONNX and checking it on {len(parity_index):,} test rows")
-        test_raw = candidate.predict_raw(test.X)
+        test_raw = candidate.predict_rows(test)
         metrics = candidate_metrics(candidate, validation, test, test_raw)
-        expected = candidate.calibration_.apply(test_raw[parity_index])
-        model, parity = export_checked(candidate, parity_rows.X, expected)
+        # The graph serves the scoring-date BG/NBD fit: predict() uses it too.
+        model, parity = export_checked(candidate, parity_rows.X)
         return candidate, model, parity, metrics
 
     def keep(candidate: Candidate | None) -> None:
@@ -265,9 +289,8 @@ def train_models(
         log("fitting segment_kmeans")
 
         def segments() -> Exported:
-            # Unsupervised, so fitted on the most rows the run has at one recent cutoff: every fitting
-            # customer at the latest training cutoff (a small shop's test group can be a few dozen).
-            segmenter = Segmenter(seed=settings.seed).fit(latest)
+            # Unsupervised, so fitted where it is used: every customer at the scoring cutoff.
+            segmenter = Segmenter(seed=settings.seed).fit(scoring.X)
             return (segmenter, *export_checked(segmenter, parity_rows.X), {})
 
         segmented = attempt("segment_kmeans", "segment", "fit", segments, failures, log)
@@ -332,41 +355,49 @@ def _choose_champions(models_dir: Path, result: TrainResult) -> None:
         cards = [c for c in result.cards if c["task"] == task]
         if not cards:
             continue
+        among = ""
         if task == "segment":
             best = cards[0]
         else:
             metric = PRIMARY[task]
+            steady = [c for c in cards if c["model"].get("level_follows_btyd_at_scoring")]
+            if task == "value" and steady:
+                # A model of the raw value keeps the level of the cutoffs it learnt on; these follow
+                # the customer base to the scoring date (docs/TRAINING.md#holding-the-level).
+                cards, among = steady, " among the models whose level follows the scoring-date BG/NBD fit"
             best = max(cards, key=lambda c, metric=metric: c["metrics"]["validation"][metric])
-        reason = f"best validation {PRIMARY.get(task, 'segments')} in the training run of {best['created_at']}"
+        reason = f"best validation {PRIMARY.get(task, 'segments')}{among} in the training run of {best['created_at']}"
         registry.promote(models_dir, task, best["name"], best["version"], reason=reason)
         result.champions[task] = (best["name"], best["version"])
 
 
 def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettings, log: Log) -> TrainResult:
-    """Too little history for a time split: fit BG/NBD + Gamma-Gamma alone and serve it."""
-    cutoff = max(info.training_cutoffs) if info.training_cutoffs else info.scoring_cutoff
-    view = "ml_training_set" if info.training_cutoffs else "ml_scoring_set"
-    rows = read_rows(con, view, where=f"cutoff_date = DATE '{cutoff.isoformat()}'")
+    """Too little history for a time split: fit BG/NBD + Gamma-Gamma alone and serve it.
+
+    It needs no labels, so it is fitted at the scoring cutoff on every customer known then: of the
+    models, the one whose level follows the customer base without any validation to set it.
+    """
+    cutoff = info.scoring_cutoff
+    rows = read_rows(con, "ml_scoring_set")
     note = (
-        f"{len(info.training_cutoffs)} training cutoffs with a fully observed {info.horizon_days}-day horizon "
-        f"(3 are needed for a time split): fitted the BG/NBD + Gamma-Gamma baseline alone on {len(rows):,} "
-        f"customers at {cutoff}; it is the champion until more history arrives"
+        f"history too short for a validation: {len(info.training_cutoffs)} training cutoffs with a fully observed "
+        f"{info.horizon_days}-day horizon (3 are needed for a time split); serving the BG/NBD + Gamma-Gamma "
+        f"baseline alone, fitted on the {len(rows):,} customers at the scoring cutoff {cutoff}, uncalibrated; "
+        "it is the champion until more history arrives"
     )
     log(note)
     try:
-        fit = BTYDFit.fit(rows.X, info.horizon_days, info.churn_window_days, cutoff.isoformat())
+        fit = RefittedBTYD(BTYDFit.fit(rows.X, info.horizon_days, info.churn_window_days, cutoff.isoformat()))
     except (TrainingError, ValueError) as err:
         raise TrainingError(
             f"no model could be trained: with {len(info.training_cutoffs)} training cutoffs only the BG/NBD "
             f"baseline can be fitted, and it failed: {one_line(err)}"
         ) from err
-    ctx = FitContext(seed=settings.seed, btyd=fit, log=log)
     result = TrainResult(info=info, split=None, notes=[note])
     exported = []
     for task in TASKS:
         candidate = Baseline(task)
         candidate.btyd_ = fit
-        candidate._fit(rows.X, target(rows, task), ctx, (rows.X, target(rows, task)))
         # Without labels nothing can be calibrated: the model is served as fitted.
         candidate.calibration_ = ValueScale(1.0) if task == "value" else Platt(1.0, 0.0)
         model, parity = export_checked(candidate, rows.X[:100_000])
@@ -380,7 +411,7 @@ def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettin
         "note": note,
     }
     if "kmeans" in settings.families:
-        # Segments need no labels: they are fitted on the same rows as the baseline.
+        # Segments need no labels: they are fitted on the same customers as the baseline.
         segmenter = Segmenter(seed=settings.seed).fit(rows.X)
         exported.append((segmenter, *export_checked(segmenter, rows.X[:100_000]), {}))
     _register_all(models_dir, exported, common, result)

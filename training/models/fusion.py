@@ -41,11 +41,32 @@ class Fused(Candidate):
         self.validation_raw_ = raw
         return self
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, ctx: FitContext, val: tuple[np.ndarray, np.ndarray]) -> None:
+    @property
+    def reads_btyd(self) -> bool:
+        # The parts read what they need themselves.
+        return False
+
+    @property
+    def holds_level(self) -> bool:
+        return all(p.holds_level for p in self.parts)
+
+    def _fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        ctx: FitContext,
+        val: tuple[np.ndarray, np.ndarray],
+        weight: np.ndarray | None = None,
+    ) -> None:
         raise NotImplementedError("Fused is fitted from fitted parts")
 
-    def predict_raw(self, X: np.ndarray) -> np.ndarray:
+    def predict_raw(self, X: np.ndarray, btyd: np.ndarray | None = None) -> np.ndarray:
         return sum(w * p.predict(X) for p, w in zip(self.parts, self.weights, strict=True))
+
+    def predict_rows(self, data: Dataset) -> np.ndarray:
+        return sum(
+            w * p.calibration_.apply(p.predict_rows(data)) for p, w in zip(self.parts, self.weights, strict=True)
+        )
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return self.predict_raw(X)

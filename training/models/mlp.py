@@ -111,7 +111,15 @@ class MLP(Candidate):
     def _kind(self) -> str:
         return "ziln" if self.params["head"] == "ziln" else ("churn" if self.task == "churn" else "value")
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, ctx: FitContext, val: tuple[np.ndarray, np.ndarray]) -> None:
+    def _fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        ctx: FitContext,
+        val: tuple[np.ndarray, np.ndarray],
+        weight: np.ndarray | None = None,
+    ) -> None:
+        # Never anchored (anchor_power is None), so never weighted.
         torch.manual_seed(ctx.seed)
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(ctx.threads)

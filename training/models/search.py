@@ -102,7 +102,7 @@ def search(
 
 def _trial_score(candidate: Candidate, subset: Dataset, validation: Dataset, ctx: FitContext) -> float:
     candidate.fit(subset, validation, ctx)
-    score = primary_score(candidate.task, target(validation, candidate.task), candidate.predict(validation.X))
+    score = primary_score(candidate.task, target(validation, candidate.task), candidate.validation_predictions())
     if not np.isfinite(score):
         raise TrainingError(f"validation {PRIMARY[candidate.task]} is {score}")
     return score

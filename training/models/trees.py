@@ -36,9 +36,16 @@ class _SklearnTrees(Candidate):
     def _estimator(self, ctx: FitContext) -> object:
         raise NotImplementedError
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, ctx: FitContext, val: tuple[np.ndarray, np.ndarray]) -> None:
+    def _fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        ctx: FitContext,
+        val: tuple[np.ndarray, np.ndarray],
+        weight: np.ndarray | None = None,
+    ) -> None:
         self.model_ = self._estimator(ctx)
-        self.model_.fit(X, y if self.task == "value" else y.astype(np.int8))
+        self.model_.fit(X, y if self.task == "value" else y.astype(np.int8), sample_weight=weight)
         if hasattr(self.model_, "n_jobs"):
             # Forests fit in parallel deterministically, but their parallel predict adds the trees'
             # outputs in thread order, which moves the last bits (and then the calibration fit).
@@ -78,12 +85,23 @@ class _SklearnTrees(Candidate):
 class HGB(_SklearnTrees):
     """HistGradientBoosting: value with ``loss`` poisson, tweedie or squared_error; a churn classifier."""
 
-    def __init__(self, task: str, params: dict[str, object] | None = None, btyd_features: bool = False) -> None:
-        super().__init__(task, params, btyd_features)
-        loss = self.params.setdefault("loss", "poisson" if task == "value" else "log_loss")
+    def __init__(
+        self,
+        task: str,
+        params: dict[str, object] | None = None,
+        btyd_features: bool = False,
+        anchored: bool = False,
+    ) -> None:
+        params = {"loss": "poisson" if task == "value" else "log_loss", **(params or {})}
         allowed = ("poisson", "tweedie", "squared_error") if task == "value" else ("log_loss",)
-        if loss not in allowed:
-            raise ValueError(f"loss for {task} must be one of {list(allowed)}, got {loss!r}")
+        if params["loss"] not in allowed:
+            raise ValueError(f"loss for {task} must be one of {list(allowed)}, got {params['loss']!r}")
+        super().__init__(task, params, btyd_features, anchored)
+
+    @property
+    def anchor_power(self) -> float | None:  # type: ignore[override]
+        """Poisson and Tweedie losses can be anchored (their deviance scales with the anchor); squared error not."""
+        return {"poisson": 1.0, "tweedie": TWEEDIE_POWER}.get(str(self.params["loss"]))
 
     @property
     def family(self) -> str:  # type: ignore[override]
