@@ -92,7 +92,8 @@ def test_cards_record_the_held_out_customers_and_their_row_counts(run, built):
 def _reads_btyd(card: dict) -> bool:
     model = card["model"]
     parts = model.get("parts") or []
-    return model.get("family") == "btyd" or bool(model.get("btyd_features")) or any(_reads_btyd({"model": p}) for p in parts)
+    reads = model.get("family") == "btyd" or bool(model.get("btyd_features"))
+    return reads or any(_reads_btyd({"model": p}) for p in parts)
 
 
 def test_champions_are_the_best_on_validation(run):
