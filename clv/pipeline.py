@@ -300,6 +300,7 @@ def report(settings: Settings, oracle: Oracle | None = None, progress: Progress 
         settings.report,
         oracle=oracle,
         progress=lambda what: progress(Step("report", next(steps), None, what)),
+        backtest=settings.backtest,
     )
 
 

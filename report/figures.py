@@ -99,6 +99,22 @@ def decile_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str
     return _encode(fig)
 
 
+def forecast_figure(origins: list[str], totals: dict[str, list[float]], realised: list[float]) -> str:
+    """Predicted total revenue over the horizon per forecast origin, beside what was realised."""
+    fig, (ax,) = _figure(max(5.0, 1.6 * len(origins) * (len(totals) + 1)), 4)
+    x = np.arange(len(origins))
+    width = 0.8 / (len(totals) + 1)
+    for i, (name, values) in enumerate(totals.items()):
+        ax.bar(x + i * width, values, width=width, label=name, color=PALETTE[i % len(PALETTE)])
+    ax.bar(x + len(totals) * width, realised, width=width, label="realised", color="#444444")
+    ax.set_xticks(x + 0.4 - width / 2, origins)
+    ax.set_xlabel("forecast origin")
+    ax.set_ylabel("revenue over the horizon")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    return _encode(fig)
+
+
 def roc_figure(churned: np.ndarray, predictions: dict[str, np.ndarray]) -> str:
     """ROC curves of the churn models with their AUC."""
     from sklearn.metrics import roc_auc_score, roc_curve

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ SECTIONS = (
     "deciles",
     "churn",
     "importance",
+    "backtest",
     "customers",
     "segments",
     "rfm",
@@ -247,6 +249,67 @@ def _cards(models_dir: Path) -> str:
     return _table(columns, rows) + '<p class="note">Full cards: <code>clv models show NAME VERSION</code>.</p>'
 
 
+def _backtest(path: Path | None) -> str:
+    """The backtest of ``clv backtest`` (its JSON), or a note saying how to run one."""
+    if path is None or not path.exists():
+        where = f" ({html.escape(str(path))})" if path else ""
+        return (
+            f'<p class="note">No backtest found{where}. Run <code>clv backtest</code>: it reruns the whole '
+            "pipeline as of earlier dates and compares what it would have said with what happened.</p>"
+        )
+    result = json.loads(path.read_text())
+    origins = result.get("origins") or []
+    rows, totals, realised = [], {"value champion": [], "value_btyd": [], "oracle": []}, []
+    for origin in origins:
+        models = {r["model"]: r for r in origin["value"]}
+        champion = next((r for r in origin["value"] if r["champion"]), None)
+        revenue, active = origin["forecast"]["revenue"], origin["forecast"]["active_customers"]
+        gap = origin.get("gini_gap_closed")
+        rows.append(
+            [
+                origin["origin"],
+                origin.get("rows", 0) + (origin.get("rows_without_oracle") or 0),
+                champion["model"] if champion else "-",
+                revenue.get("predicted"),
+                revenue["realised"],
+                revenue.get("ratio"),
+                *[models[m]["metrics"]["total_ratio"] if m in models else None for m in ("value_btyd", "oracle")],
+                active.get("ratio"),
+                f"{gap:.0%}" if gap is not None else "-",
+            ]
+        )
+        realised.append(revenue["realised"])
+        for name, key in (("value champion", champion["model"] if champion else None), ("value_btyd", "value_btyd")):
+            totals[name].append(models[key]["metrics"]["total_ratio"] * revenue["realised"] if key in models else 0.0)
+        oracle = models.get("oracle")
+        totals["oracle"].append(oracle["metrics"]["total_ratio"] * revenue["realised"] if oracle else 0.0)
+    if not any(totals["oracle"]):
+        del totals["oracle"]
+    summary = _table(
+        [
+            "origin",
+            "customers",
+            "value champion",
+            "predicted revenue",
+            "realised revenue",
+            "ratio",
+            "BG/NBD ratio",
+            "oracle ratio",
+            "active customers ratio",
+            "Gini gap closed",
+        ],
+        rows,
+    )
+    chart = _img(figures.forecast_figure([o["origin"] for o in origins], totals, realised), "backtest totals")
+    detail = "".join(f"<h3>Origin {html.escape(o['origin'])}</h3>" + _accuracy(o) for o in origins)
+    return (
+        summary
+        + chart
+        + f'<p class="note">{html.escape(str(path))}: horizon {result["horizon_days"]} days, churn window '
+        f"{result['churn_window_days']} days. Ratios are predicted over realised totals (1 = right level).</p>" + detail
+    )
+
+
 def _dropped(models_dir: Path) -> str:
     run = registry.last_run(models_dir)
     if run is None:
@@ -268,6 +331,7 @@ def write_report(
     out: str | Path,
     oracle: Oracle | None = None,
     progress: Callable[[str], None] | None = None,
+    backtest: str | Path | None = None,
 ) -> ReportResult:
     """Evaluate the registry on the test cutoff and write the HTML report.
 
@@ -283,6 +347,8 @@ def write_report(
         A generated shop's oracle for the test cutoff (``evaluation_setup``): added to every accuracy chart.
     progress : callable, optional
         Called with a short description of each step.
+    backtest : path, optional
+        The JSON ``clv backtest`` wrote: shown in the backtest section (a note says how to make one).
     """
     say = progress or (lambda _step: None)
     models_dir = Path(models_dir)
@@ -383,6 +449,14 @@ def write_report(
             "Permutation importance on a sample of test customers: the fall in the primary metric when one "
             "feature's values are shuffled among customers.",
             importance,
+        ),
+        _section(
+            "backtest",
+            "Backtest: what the tool would have said, against what happened",
+            "At each forecast origin the whole pipeline was rerun on the data as it stood that day, and its scores "
+            "were compared with what the customers then did over a whole horizon: the gap a real forecast spans, "
+            "which the test cutoff above does not.",
+            _backtest(Path(backtest) if backtest else None),
         ),
         _section(
             "customers",

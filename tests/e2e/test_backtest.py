@@ -12,6 +12,7 @@ from duckdb_clv.backtest import copy_as_of, default_origins
 from duckdb_clv.cli import main
 from duckdb_clv.errors import ClvError
 from duckdb_clv.ingest.loader import load_files
+from duckdb_clv.report.html import _backtest as backtest_section
 from duckdb_clv.training.evaluation.holdout import CHURN_COLUMNS, VALUE_COLUMNS
 from tests.conftest import copy_db, write
 
@@ -83,6 +84,10 @@ def test_clv_backtest_scores_the_origin_against_what_followed(planted, built, tm
     revenue = origin["forecast"]["revenue"]
     assert revenue["realised"] > PLANTED > 2 * revenue["predicted"]
     assert origin["forecast"]["active_customers"]["predicted"] > 0
+    # The report shows it: the origin's totals and its metrics tables.
+    section = backtest_section(out)
+    assert f"<td>{ORIGIN}</td>" in section and "Origin " + ORIGIN in section and "value_btyd" in section
+    assert f"{revenue['ratio']:,.4f}" in section and 'src="data:image/png;base64,' in section
     # The database is left as it was, and the working copies are gone.
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert not list(db.parent.glob(".backtest-*"))

@@ -63,9 +63,10 @@ def test_the_report_compares_the_models_with_the_baseline_and_the_oracle(report,
 
 def test_before_scoring_the_customer_sections_say_what_to_run(trained, tmp_path):
     db = copy_db(trained.built.db, tmp_path / "clv.duckdb")
-    result = write_report(db, trained.models, tmp_path / "r.html")
+    result = write_report(db, trained.models, tmp_path / "r.html", backtest=tmp_path / "none.json")
     page = result.path.read_text(encoding="utf-8")
     assert page.count("run <code>clv score</code>") == 3
+    assert "No backtest found" in page and "Run <code>clv backtest</code>" in page
     assert result.images == CHARTS - 4
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from duckdb_clv.training.dataset import Dataset
+from duckdb_clv.training.errors import TrainingError
 from duckdb_clv.training.failures import one_line
 from duckdb_clv.training.models.btyd import BTYDFit
 
@@ -58,7 +59,7 @@ class RefittedBTYD:
                 out.by_cutoff[cutoff] = BTYDFit.fit(
                     data.X[data.cutoff == np.datetime64(cutoff)], horizon_days, churn_window_days, cutoff.isoformat()
                 )
-            except (ValueError, ArithmeticError, RuntimeError) as err:
+            except (TrainingError, ValueError, ArithmeticError) as err:
                 failed.append(cutoff)
                 log(f"BG/NBD at {cutoff} failed ({one_line(err)}); its rows take the nearest cutoff's fit")
         if not out.by_cutoff:
