@@ -254,6 +254,7 @@ def backtest(
     families: Sequence[str] | None = None,
     ground_truth: str | Path | None = None,
     progress: Progress | None = None,
+    keep_work: bool = False,
 ) -> dict:
     """Run the whole pipeline as of each origin and compare its scores with what then happened.
 
@@ -271,6 +272,9 @@ def backtest(
         A shop made by ``clv generate``: its oracle joins each origin's table.
     progress : callable, optional
         Receives a ``Step`` per origin and the steps of its build and training.
+    keep_work : bool
+        Keep the working copies (each origin's database and registry) instead of removing them;
+        their folder is in the result's ``work``.
 
     The result is also written to ``settings.backtest`` as JSON.
 
@@ -297,7 +301,10 @@ def backtest(
         progress(Step("backtest", i, len(chosen), note=f"origin {origin}: the pipeline as of that day"))
         result["origins"].append(_one_origin(settings, origin, work, outcomes, families, ground_truth, progress))
         progress(Step("backtest", i + 1, len(chosen)))
-    shutil.rmtree(work, ignore_errors=True)
+    if keep_work:
+        result["work"] = str(work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     path = Path(settings.backtest)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))

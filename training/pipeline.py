@@ -6,7 +6,7 @@
    at every training cutoff (the rows of that cutoff), each on every customer known then.
 3. Fit every candidate for value and churn (with a budgeted search for the tree ensembles), the
    fused value model and the k-means segments (on the scoring cutoff's customers); calibrate on
-   validation. The Poisson and Tweedie value models are anchored on the BG/NBD expectation.
+   validation. The Tweedie value model is anchored on the BG/NBD expectation.
 4. Export each to ONNX and check parity with the in-memory model on test rows.
 5. Only when every export passed: register every model and point each task's champion at the
    candidate with the best validation primary metric; for value, among the models whose level
@@ -54,7 +54,7 @@ from duckdb_clv.training.models.fusion import Fused
 from duckdb_clv.training.models.mlp import MLP
 from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
 from duckdb_clv.training.models.segments import Segmenter
-from duckdb_clv.training.models.trees import HGB, LOG_LINK, Forest
+from duckdb_clv.training.models.trees import HGB, Forest
 from duckdb_clv.training.settings import TrainSettings
 from duckdb_clv.udfs import registry
 
@@ -122,14 +122,15 @@ def _fit_candidates(
         if "btyd" in families and ctx.btyd is not None:
             timed(f"{task}_btyd", lambda task=task: Baseline(task).fit(train, validation, ctx))
         if "hgb" in families:
-            # The tree shape is searched once per task, with the first loss; the other value losses
-            # reuse it, which keeps the budget at one search per task.
-            losses = ("poisson", "tweedie", "squared_error") if task == "value" else ("log_loss",)
+            # The tree shape is searched once per task, with the first loss (for value the anchored
+            # Tweedie model, the one that can be champion); the other value losses reuse it, which
+            # keeps the budget at one search per task.
+            losses = ("tweedie", "poisson", "squared_error") if task == "value" else ("log_loss",)
             for loss in losses:
                 name = HGB(task, {"loss": loss}).name
 
-                # Value models with a log link learn their value relative to the BG/NBD expectation.
-                anchored = task == "value" and loss in LOG_LINK and ctx.btyd is not None
+                # The Tweedie value model learns the value relative to the BG/NBD expectation.
+                anchored = loss == "tweedie" and ctx.btyd is not None
 
                 def make(
                     params: dict, btyd: bool, task: str = task, loss: str = loss, anchored: bool = anchored

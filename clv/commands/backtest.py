@@ -34,11 +34,21 @@ def print_backtest(result: dict) -> None:
             )
         for note in origin["notes"]:
             console.out.print(f"[yellow]{note}[/]")
+    if result.get("work"):
+        console.out.print(f"Working copies kept in {result['work']}")
 
 
 def _backtest(args: argparse.Namespace, settings: Settings) -> int:
     with console.stage_progress() as progress:
-        result = backtest(settings, args.origins, args.n_origins, opt.families_of(args), args.ground_truth, progress)
+        result = backtest(
+            settings,
+            args.origins,
+            args.n_origins,
+            opt.families_of(args),
+            args.ground_truth,
+            progress,
+            keep_work=args.keep_work,
+        )
     print_backtest(result)
     console.out.print(f"Full results: {settings.backtest}")
     return 0
@@ -62,6 +72,11 @@ def _backtest_arguments(p: argparse.ArgumentParser) -> None:
     opt.families(p)
     opt.ground_truth(p)
     p.add_argument("--out", dest="backtest", help=f"JSON results (default: {opt.DEFAULTS.backtest})")
+    p.add_argument(
+        "--keep-work",
+        action="store_true",
+        help="keep each origin's database and model registry (beside --db, in .backtest-*) to inspect its cards",
+    )
 
 
 BACKTEST = Command(

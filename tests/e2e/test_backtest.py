@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -91,3 +92,15 @@ def test_clv_backtest_scores_the_origin_against_what_followed(planted, built, tm
     # The database is left as it was, and the working copies are gone.
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert not list(db.parent.glob(".backtest-*"))
+
+
+@pytest.mark.slow
+def test_keep_work_leaves_each_origins_database_and_registry_to_inspect(built, tmp_path, capsys):
+    db = copy_db(built.db, tmp_path / "clv.duckdb")
+    out = tmp_path / "backtest.json"
+    args = ["--db", str(db), "backtest", "--origin", ORIGIN, "--only", "btyd,kmeans", "--out", str(out), "--keep-work"]
+    assert main(args) == 0
+    work = json.loads(out.read_text())["work"]
+    assert f"Working copies kept in {work}" in capsys.readouterr().out
+    card = json.loads(next((Path(work) / ORIGIN / "models" / "value_btyd").glob("v*/card.json")).read_text())
+    assert card["cutoffs"]["scoring"] == ORIGIN

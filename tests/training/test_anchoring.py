@@ -78,7 +78,7 @@ def test_a_cutoff_whose_fit_fails_borrows_the_nearest_and_says_so():
 
 @pytest.fixture(scope="module")
 def anchored():
-    """An anchored Poisson model learnt where the truth is 1.5x BG/NBD for discount lovers, 0.5x otherwise."""
+    """An anchored Tweedie model learnt where the truth is 1.5x BG/NBD for discount lovers, 0.5x otherwise."""
     rows = _customers(6_000, 0.1, 7)
     train = _dataset([("2023-01-31", rows[:4_000])])
     validation = _dataset([("2023-01-31", rows[4_000:])])
@@ -90,7 +90,7 @@ def anchored():
         lover = data.X[:, FEATURES.index("discount_share")] > 0.5
         data.value[:] = expected * np.where(lover, 1.5, 0.5)
     ctx = FitContext(seed=0, btyd=refitted)
-    model = HGB("value", {"loss": "poisson", "max_iter": 60}, anchored=True).fit(train, validation, ctx)
+    model = HGB("value", {"loss": "tweedie", "max_iter": 60}, anchored=True).fit(train, validation, ctx)
     return model, refitted
 
 
@@ -116,8 +116,9 @@ def test_the_exported_graph_computes_the_anchored_prediction(anchored):
     assert figures["max_error"] < figures["tolerance"]
 
 
-def test_only_log_link_value_models_can_be_anchored():
-    with pytest.raises(ValueError, match="value_hgb_squared_error cannot be anchored"):
-        HGB("value", {"loss": "squared_error"}, anchored=True)
+def test_only_the_tweedie_value_model_can_be_anchored():
+    for loss in ("poisson", "squared_error"):
+        with pytest.raises(ValueError, match=f"value_hgb_{loss} cannot be anchored"):
+            HGB("value", {"loss": loss}, anchored=True)
     with pytest.raises(ValueError, match="churn_hgb cannot be anchored"):
         HGB("churn", anchored=True)

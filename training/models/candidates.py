@@ -79,7 +79,7 @@ class Candidate(ABC):
         self.task = task
         self.params = dict(params or {})
         if anchored and (task != "value" or self.anchor_power is None):
-            raise ValueError(f"{self.name} cannot be anchored on the BG/NBD expectation (only log-link value models)")
+            raise ValueError(f"{self.name} cannot be anchored on the BG/NBD expectation (only value_hgb_tweedie)")
         # An anchored model reads the BG/NBD outputs too: its graph carries them anyway.
         self.btyd_features = btyd_features or anchored
         self.anchored = anchored
