@@ -125,7 +125,7 @@ def test_no_surviving_model_of_a_task_stops_the_run_in_one_line_and_registers_no
     monkeypatch.setattr(HGB, "_fit", fit)
     models = tmp_path / "models"
     settings = dataclasses.replace(SETTINGS, families=("hgb", "kmeans"))
-    with pytest.raises(TrainingError, match=r"^no value model survived training: value_hgb_poisson \(fit\)") as err:
+    with pytest.raises(TrainingError, match=r"^no value model survived training: value_hgb_tweedie \(fit\)") as err:
         pipeline.train_models(built.db, models, settings)
     assert "\n" not in str(err.value) and "boosting diverged" in str(err.value)
     assert not models.exists() or not any(models.iterdir())
