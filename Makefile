@@ -59,12 +59,12 @@ reliability: install
 	$(BIN)/python -m pytest tests/reliability -m "slow or not slow"
 
 bench: install
-	$(BIN)/python bench/bench_generate.py
-	$(BIN)/python bench/bench_features.py --shop bench/out/shop_1m
-	$(BIN)/python bench/bench_btyd_summary.py
-	$(BIN)/python bench/bench_training.py --db bench/out/clv_1m.duckdb --no-oracle
-	$(BIN)/python bench/bench_scoring.py --source bench/out/clv_1m.duckdb --models bench/out/clv_1m_models
-	$(BIN)/python bench/bench_training.py --db bench/out/clv_100k.duckdb --shop bench/out/shop_100k
+	$(BIN)/python -m bench.bench_generate
+	$(BIN)/python -m bench.bench_features --shop bench/out/shop_1m
+	$(BIN)/python -m bench.bench_btyd_summary
+	$(BIN)/python -m bench.bench_training --db bench/out/clv_1m.duckdb --no-oracle
+	$(BIN)/python -m bench.bench_scoring --source bench/out/clv_1m.duckdb --models bench/out/clv_1m_models
+	$(BIN)/python -m bench.bench_training --db bench/out/clv_100k.duckdb --shop bench/out/shop_100k
 
 clean:
 	rm -rf build data bench/out .pytest_cache .ruff_cache
