@@ -12,8 +12,8 @@
    candidate with the best validation primary metric; for value, among the models whose level
    follows the scoring-date BG/NBD fit, when there are any (``Candidate.holds_level``).
 
-When the history is too short for a time split, the baseline is fitted alone on the latest rows
-there are and becomes the champion, and the result says so.
+When the history is too short for a time split, the baseline is fitted alone on the scoring
+cutoff's customers and becomes the champion, and the result says so.
 """
 
 from __future__ import annotations
@@ -237,9 +237,6 @@ def train_models(
     split = time_split(info.training_cutoffs)
     holdout = CustomerHoldout(seed=settings.seed)
     train, validation, test = split_rows(data, split, holdout)
-    # Every customer's rows at the cutoffs the run uses: the BG/NBD fits at those cutoffs need no labels.
-    train_all = data.at((*split.train, split.validation, split.test))
-    del data
     log(
         f"split by time and customer: train {len(train):,} rows on {len(split.train)} cutoffs, validation "
         f"{len(validation):,} rows ({split.validation}), test {len(test):,} rows ({split.test}); validation and test "
@@ -254,8 +251,10 @@ def train_models(
     )
     failures = result.failures
     start = time.perf_counter()
-    ctx.btyd = _fit_baseline(train_all, scoring.X, info, settings, failures, log)
-    del train_all
+    # Every customer's rows at every cutoff of the run (the split uses them all): the BG/NBD fits
+    # at those cutoffs need no labels. The full matrix goes once they are fitted.
+    ctx.btyd = _fit_baseline(data, scoring.X, info, settings, failures, log)
+    del data
     result.seconds["btyd_fit"] = time.perf_counter() - start
     candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds, failures)
     parity_index = sample_rows(len(test), PARITY_ROWS, settings.seed)
