@@ -16,6 +16,7 @@ horizon and churn window from days to weeks once, and serves its outputs through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -293,6 +294,26 @@ def summary(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return x, np.minimum(t_x, t), t, m
 
 
+def cached_by_identity(
+    cache: dict[int, tuple[np.ndarray, np.ndarray]],
+    key: np.ndarray,
+    compute: Callable[[np.ndarray], np.ndarray],
+    size: int,
+) -> np.ndarray:
+    """``compute(key)``, kept in ``cache`` for the last ``size`` arrays by their identity.
+
+    The entry holds ``key`` itself, which keeps its id from being reused while it is cached.
+    """
+    hit = cache.get(id(key))
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    out = compute(key)
+    if len(cache) >= size:
+        cache.pop(next(iter(cache)))
+    cache[id(key)] = (key, out)
+    return out
+
+
 @dataclass
 class BTYDFit:
     """A fitted BG/NBD + Gamma-Gamma pair with the horizon and churn window it predicts over."""
@@ -323,15 +344,7 @@ class BTYDFit:
         The last few results are kept by array identity: a training run asks for the outputs of
         the same training, validation and test matrices once per candidate and per search trial.
         """
-        cache = self._cache
-        hit = cache.get(id(X))
-        if hit is not None and hit[0] is X:
-            return hit[1]
-        out = self._served_outputs(X)
-        if len(cache) >= 4:
-            cache.pop(next(iter(cache)))
-        cache[id(X)] = (X, out)  # holding X keeps its id from being reused while cached
-        return out
+        return cached_by_identity(self._cache, X, self._served_outputs, size=4)
 
     def _served_outputs(self, X: np.ndarray) -> np.ndarray:
         """The outputs as the exported graph computes them, by running that graph.

@@ -20,7 +20,7 @@ import numpy as np
 from duckdb_clv.training.dataset import Dataset
 from duckdb_clv.training.errors import TrainingError
 from duckdb_clv.training.failures import one_line
-from duckdb_clv.training.models.btyd import BTYDFit
+from duckdb_clv.training.models.btyd import BTYDFit, cached_by_identity
 
 
 @dataclass
@@ -78,9 +78,9 @@ class RefittedBTYD:
 
     def outputs_at(self, data: Dataset) -> np.ndarray:
         """Each row's outputs from the fit at its own cutoff (N x 4); kept for the last few datasets."""
-        hit = self._cache.get(id(data.X))
-        if hit is not None and hit[0] is data.X:
-            return hit[1]
+        return cached_by_identity(self._cache, data.X, lambda _X: self._outputs_at(data), size=6)
+
+    def _outputs_at(self, data: Dataset) -> np.ndarray:
         out = np.empty((len(data), 4), dtype=np.float64)
         for cutoff in np.unique(data.cutoff):
             rows = data.cutoff == cutoff
@@ -88,9 +88,6 @@ class RefittedBTYD:
             if fit is None:
                 raise ValueError(f"no BG/NBD fit at {cutoff}: the rows are not from this training run's cutoffs")
             out[rows] = fit.outputs(np.ascontiguousarray(data.X[rows]))
-        if len(self._cache) >= 6:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[id(data.X)] = (data.X, out)
         return out
 
     def describe(self) -> dict[str, object]:
