@@ -6,9 +6,13 @@ the cross-entropy of purchase/no purchase plus the lognormal negative log-likeli
 positive values; its expected value is P(purchase) * exp(mu + sigma^2 / 2).
 
 Inputs are prepared inside the network, so that the exported graph takes the raw ``features``:
-NULLs become 0, heavy-tailed columns go through sign(x) * log1p(|x|), then every column is
-standardized with training means and deviations. Training is seeded and deterministic, stops early
-on the validation loss, and reports each epoch.
+NULLs become 0, heavy-tailed columns go through sign(x) * log1p(|x|), every column is held within
+the range it had in training, then standardized with training means and deviations. Holding the
+range keeps the network from extrapolating, as a tree ensemble does: scored a horizon after its
+last training cutoff, customers are older than any it was fitted on, and a network free to follow
+its slopes there predicted one young shop's total at 11 million times what followed (#14). The
+value output is capped at ``OUTPUT_CAP`` times the largest training label for the same reason.
+Training is seeded and deterministic, stops early on the validation loss, and reports each epoch.
 """
 
 from __future__ import annotations
@@ -26,12 +30,23 @@ from duckdb_clv.training.export.onnx_tools import OPSET
 from duckdb_clv.training.models.candidates import Candidate, FitContext
 
 HEAVY_TAIL = 10.0  # columns whose largest absolute value exceeds this are log-transformed
+OUTPUT_CAP = 10.0  # a customer's predicted value stays below this many times the largest training label
 
 
 class _Net(nn.Module):
-    def __init__(self, log_mask: np.ndarray, mean: np.ndarray, std: np.ndarray, hidden: tuple[int, ...], out: int):
+    def __init__(
+        self,
+        log_mask: np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray],
+        mean: np.ndarray,
+        std: np.ndarray,
+        hidden: tuple[int, ...],
+        out: int,
+    ):
         super().__init__()
         self.register_buffer("log_mask", torch.tensor(log_mask, dtype=torch.bool))
+        self.register_buffer("low", torch.tensor(bounds[0], dtype=torch.float32))
+        self.register_buffer("high", torch.tensor(bounds[1], dtype=torch.float32))
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
         layers: list[nn.Module] = []
@@ -45,6 +60,7 @@ class _Net(nn.Module):
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.where(torch.isnan(x), torch.zeros_like(x), x)
         x = torch.where(self.log_mask, torch.sign(x) * torch.log1p(torch.abs(x)), x)
+        x = torch.minimum(torch.maximum(x, self.low), self.high)
         return (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,9 +70,9 @@ class _Net(nn.Module):
 class _Served(nn.Module):
     """The network plus its output transform: what is exported and what ``predict`` returns."""
 
-    def __init__(self, net: _Net, kind: str):
+    def __init__(self, net: _Net, kind: str, log_cap: float = 30.0):
         super().__init__()
-        self.net, self.kind = net, kind
+        self.net, self.kind, self.log_cap = net, kind, log_cap
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
@@ -65,8 +81,8 @@ class _Served(nn.Module):
         if self.kind == "ziln":
             p = torch.sigmoid(out[:, 0:1])
             sigma = nn.functional.softplus(out[:, 2:3]) + 1e-3
-            return p * torch.exp(torch.clamp(out[:, 1:2] + sigma * sigma / 2, max=30.0))
-        return torch.exp(torch.clamp(out, max=30.0))
+            return p * torch.exp(torch.clamp(out[:, 1:2] + sigma * sigma / 2, max=self.log_cap))
+        return torch.exp(torch.clamp(out, max=self.log_cap))
 
 
 def ziln_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -130,7 +146,8 @@ class MLP(Candidate):
         mean, std = prepared.mean(axis=0), prepared.std(axis=0)
         std[std < 1e-6] = 1.0
         out = 3 if self._kind == "ziln" else 1
-        net = _Net(log_mask, mean, std, tuple(int(h) for h in self.params["hidden"]), out)
+        bounds = (prepared.min(axis=0), prepared.max(axis=0))
+        net = _Net(log_mask, bounds, mean, std, tuple(int(h) for h in self.params["hidden"]), out)
         optimizer = torch.optim.Adam(net.parameters(), lr=float(self.params["learning_rate"]))
         X_t, y_t = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y.astype(np.float32))
         X_v, y_v = torch.from_numpy(np.ascontiguousarray(val[0])), torch.from_numpy(val[1].astype(np.float32))
@@ -162,7 +179,9 @@ class MLP(Candidate):
                     break
         if best_state is not None:
             net.load_state_dict(best_state)
-        self.model_ = _Served(net.eval(), self._kind)
+        largest = float(np.max(y)) if self._kind != "churn" and y.size else 0.0
+        self.log_cap_ = math.log(OUTPUT_CAP * largest) if largest > 0 else 30.0
+        self.model_ = _Served(net.eval(), self._kind, self.log_cap_)
         self.epochs_ = len(self.history_)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
@@ -188,4 +207,6 @@ class MLP(Candidate):
     def describe(self) -> dict[str, object]:
         out = super().describe()
         out["epochs"] = getattr(self, "epochs_", None)
+        if self.task == "value" and hasattr(self, "log_cap_"):
+            out["output_cap"] = math.exp(self.log_cap_)
         return out
