@@ -57,28 +57,6 @@ def expected_purchases(
     return head * (1 - decay * series) * p_alive(params, x, t_x, t)
 
 
-def operational_weeks(rates: np.ndarray, weeks_back: np.ndarray) -> np.ndarray:
-    """R(u): operational weeks in the last ``u`` calendar weeks before a fit's cutoff.
-
-    ``rates`` are the operational weeks per calendar week back from that cutoff (newest first, as
-    the card's ``operational_time`` lists them); R is piecewise linear and past the oldest week
-    that week's rate continues. Empty rates: calendar weeks.
-    """
-    u = np.asarray(weeks_back, dtype=np.float64)
-    rates = np.asarray(rates, dtype=np.float64)
-    if rates.size == 0:
-        return u
-    start = np.concatenate([[0.0], np.cumsum(rates)])
-    week = np.clip(np.floor(u), 0, rates.size - 1).astype(np.int64)
-    return start[week] + (u - week) * rates[week]
-
-
-def operational_summary(rates: np.ndarray, t_x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(recency, T) read in operational weeks: (R(T) - R(T - recency), R(T))."""
-    age = operational_weeks(rates, t)
-    return np.minimum(age - operational_weeks(rates, np.maximum(t - t_x, 0.0)), age), age
-
-
 def check_summary(x: np.ndarray, t_x: np.ndarray, t: np.ndarray) -> None:
     """Raise ValueError naming the first rule a BTYD summary breaks (SQL shows it as the error)."""
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t_x)) and np.all(np.isfinite(t))):

@@ -132,14 +132,12 @@ def model_ref_kernel():
     return kernel
 
 
-def _btyd_params(value: str) -> tuple[dict[str, float], np.ndarray]:
-    """The BG/NBD parameters of a model's card, and its operational time's weekly rates (may be empty)."""
+def _btyd_params(value: str) -> dict[str, float]:
     model = _model("value", value)
-    params = model.card.get("model", {}).get("params", {})
-    if not params.get("bgnbd"):
+    params = model.card.get("model", {}).get("params", {}).get("bgnbd")
+    if not params:
         raise UdfError(f"{model.ref} is not a BG/NBD model; p_alive and expected_purchases need {BTYD_MODEL}")
-    rates = (params.get("operational_time") or {}).get("rates_back_from_cutoff") or []
-    return params["bgnbd"], np.asarray(rates, dtype=np.float64)
+    return params
 
 
 def _floats(*arrays: pa.Array) -> tuple[list[np.ndarray], np.ndarray]:
@@ -154,8 +152,7 @@ def p_alive_kernel():
             return pa.array([], type=pa.float64())
         (xv, txv, tv), valid = _floats(x, t_x, t)
         btyd_math.check_summary(xv, txv, tv)
-        params, rates = _btyd_params(refs[0].as_py())
-        out = btyd_math.p_alive(params, xv, *btyd_math.operational_summary(rates, txv, tv))
+        out = btyd_math.p_alive(_btyd_params(refs[0].as_py()), xv, txv, tv)
         return pa.array(out, mask=~valid)
 
     return kernel
@@ -169,8 +166,7 @@ def expected_purchases_kernel():
         btyd_math.check_summary(xv, txv, tv)
         if np.any(pv < 0) or not np.all(np.isfinite(pv)):
             raise UdfError("periods must be a finite number >= 0 (weeks after T)")
-        params, rates = _btyd_params(refs[0].as_py())
-        out = btyd_math.expected_purchases(params, xv, *btyd_math.operational_summary(rates, txv, tv), pv)
+        out = btyd_math.expected_purchases(_btyd_params(refs[0].as_py()), xv, txv, tv, pv)
         return pa.array(out, mask=~valid)
 
     return kernel

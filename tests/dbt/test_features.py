@@ -164,20 +164,3 @@ def test_no_personal_data_reaches_the_marts(con):
     for table in ("fct_customer_features", "dim_customers", "ml_scoring_set", "ml_training_set"):
         cols = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
         assert not cols & {"name", "email", "phone", "address"}, table
-
-
-def test_shop_purchase_days_add_up_to_the_btyd_summary(con):
-    # Training reads the shop's repeat purchases per day for the BG/NBD fits' operational time:
-    # up to any cutoff they must count what the customers' summaries count.
-    rows = con.execute(
-        """
-        SELECT f.cutoff_date, sum(f.frequency), count(*) FILTER (WHERE f.order_count > 0),
-               (SELECT sum(repeat_purchases) FROM fct_shop_purchase_days d WHERE d.purchase_date <= f.cutoff_date),
-               (SELECT sum(first_purchases) FROM fct_shop_purchase_days d WHERE d.purchase_date <= f.cutoff_date)
-        FROM fct_customer_features f GROUP BY 1 ORDER BY 1
-        """
-    ).fetchall()
-    assert len(rows) == 13
-    for cutoff, repeats, buyers, day_repeats, day_firsts in rows:
-        assert (repeats, buyers) == (day_repeats, day_firsts), cutoff
-    assert rows[-1][1] > 0

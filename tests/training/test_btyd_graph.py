@@ -19,21 +19,15 @@ def matrix(x, t_x, t, m) -> np.ndarray:
     return X
 
 
-@pytest.fixture(scope="module", params=["calendar weeks", "operational time"])
-def fit(request) -> BTYDFit:
+@pytest.fixture(scope="module")
+def fit() -> BTYDFit:
     rng = np.random.default_rng(3)
     n = 4_000
     t = rng.uniform(0, 150, n).round(2)
     x = np.minimum(rng.poisson(t / 15), 60).astype(float)
     t_x = np.where(x > 0, (t * rng.uniform(0.2, 1.0, n)).round(2), 0.0)
     m = np.where(x > 0, rng.gamma(4, 20, n).round(2), 0.0)
-    # A shop whose purchases swing with the seasons: the fit then reads time through its rates.
-    weeks = None
-    if request.param == "operational time":
-        weeks = rng.poisson(150 * (1 + 0.5 * np.sin(np.arange(152) / 8))).astype(float)
-    fitted = BTYDFit.fit(matrix(x, t_x, t, m), 365, 90, "2024-12-31", weeks)
-    assert bool(fitted.clock.rates) == (weeks is not None)
-    return fitted
+    return BTYDFit.fit(matrix(x, t_x, t, m), horizon_days=365, churn_window_days=90, fitted_on="2024-12-31")
 
 
 def test_graph_matches_scipy_including_edge_customers(fit):

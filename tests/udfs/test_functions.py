@@ -11,7 +11,6 @@ import pytest
 from duckdb_clv import udfs
 from duckdb_clv.training.dataset import read_rows
 from duckdb_clv.training.models.btyd import BGNBD, BGNBDParams
-from duckdb_clv.training.models.btyd_clock import ShopClock
 from duckdb_clv.udfs import registry
 from duckdb_clv.udfs.contract import FEATURES
 from tests.conftest import onnx_scores
@@ -77,12 +76,7 @@ def test_btyd_functions_match_the_fitted_model(con, trained):
     card = registry.read_card(trained.models, "value_btyd")
     bg = BGNBD()
     bg.params_ = BGNBDParams(**card["model"]["params"]["bgnbd"])
-    # The fit runs in the shop's operational time: the functions read recency and T through it.
-    clock = ShopClock(tuple(card["model"]["params"]["operational_time"]["rates_back_from_cutoff"]))
-    assert clock.rates, "the sample shop has years of history: its BG/NBD fit has an operational time"
-    x, calendar_t_x, calendar_t = np.array([0.0, 2.0, 7.0]), np.array([0.0, 10.0, 40.0]), np.array([5.0, 20.0, 60.0])
-    t_x, t = clock.summary(calendar_t_x, calendar_t)
-    assert not np.allclose(t, calendar_t)
+    x, t_x, t = np.array([0.0, 2.0, 7.0]), np.array([0.0, 10.0, 40.0]), np.array([5.0, 20.0, 60.0])
     got = con.execute(
         "SELECT p_alive(x, r, t), expected_purchases(x, r, t, 52) FROM (VALUES (0, 0, 5), (2, 10, 20), (7, 40, 60)) "
         "v(x, r, t) ORDER BY x"

@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import hyp2f1
 
-from duckdb_clv.udfs.btyd_math import operational_summary, operational_weeks
-
 if TYPE_CHECKING:  # btyd.py imports this module
     from duckdb_clv.training.models.btyd import BGNBD, BGNBDParams
 
@@ -59,14 +57,20 @@ class ShopClock:
     def elapsed(self, weeks_back: np.ndarray) -> np.ndarray:
         """R(u): operational weeks in the last ``u`` calendar weeks before the cutoff.
 
-        Piecewise linear in u; beyond the oldest week the oldest week's rate continues. The
-        scoring functions compute it with the same code (``udfs.btyd_math``).
+        Piecewise linear in u; beyond the oldest week the oldest week's rate continues.
         """
-        return operational_weeks(np.asarray(self.rates), weeks_back)
+        u = np.asarray(weeks_back, dtype=np.float64)
+        if not self.rates:
+            return u
+        rates = np.asarray(self.rates)
+        start = np.concatenate([[0.0], np.cumsum(rates)])
+        week = np.clip(np.floor(u), 0, rates.size - 1).astype(np.int64)
+        return start[week] + (u - week) * rates[week]
 
     def summary(self, t_x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(t_x', T'): recency and age in operational weeks, for ages ``t`` back from the cutoff."""
-        return operational_summary(np.asarray(self.rates), t_x, t)
+        age = self.elapsed(t)
+        return np.minimum(age - self.elapsed(np.maximum(t - t_x, 0.0)), age), age
 
     def describe(self) -> dict[str, object]:
         return {"unit": "week", "rates_back_from_cutoff": [round(r, 6) for r in self.rates]}
@@ -139,10 +143,10 @@ def estimate_clock(
         expected = expected_weekly(model.params_, clock, ages, counts, weeks)
         step = np.log((actual + SMOOTHING) / (expected + SMOOTHING))
         new = np.clip(log_rates + step, *np.log(RATE_BOUNDS))
+        new -= np.log(np.mean(np.exp(new[:YEAR_WEEKS])))
         # Weeks with few purchases (a shop's first weeks) move slowly under the smoothing and
         # matter as little: the rates have settled when the busy weeks have.
         busy = actual + expected > SMOOTHING
-        new -= np.log(np.mean(np.exp(new[:YEAR_WEEKS])))
         settled = not busy.any() or np.max(np.abs(new - log_rates)[busy]) < SETTLED
         log_rates = new
         clock = ShopClock(tuple(float(r) for r in np.exp(log_rates)))
