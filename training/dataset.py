@@ -160,35 +160,6 @@ def read_rows(
 
 
 @dataclass(frozen=True)
-class ShopActivity:
-    """The shop's repeat purchases per day (``fct_shop_purchase_days``)."""
-
-    days: np.ndarray  # datetime64[D]
-    repeats: np.ndarray
-
-    def by_week(self, cutoff: np.datetime64) -> np.ndarray:
-        """Repeat purchases in each week back from ``cutoff`` (week 0 ends on it), days after it unread."""
-        back = (np.datetime64(cutoff, "D") - self.days).astype(np.int64)
-        keep = back >= 0
-        if not keep.any():
-            return np.zeros(0)
-        weeks = int(back[keep].max() // 7) + 1
-        return np.bincount(back[keep] // 7, weights=self.repeats[keep].astype(np.float64), minlength=weeks)
-
-
-def read_activity(con: duckdb.DuckDBPyConnection) -> ShopActivity | None:
-    """The shop's repeat purchases per day, or None on a database built before the table existed."""
-    try:
-        days, repeats = con.execute(
-            "SELECT list(purchase_date ORDER BY purchase_date), list(repeat_purchases ORDER BY purchase_date) "
-            "FROM fct_shop_purchase_days"
-        ).fetchone()
-    except duckdb.CatalogException:
-        return None
-    return ShopActivity(np.array(days or [], dtype="datetime64[D]"), np.array(repeats or [], dtype=np.float64))
-
-
-@dataclass(frozen=True)
 class TimeSplit:
     """Cutoffs for fitting, for choosing models, and for the reported test figures."""
 

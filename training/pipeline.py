@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import onnx
 
@@ -33,10 +32,8 @@ from duckdb_clv.training.dataset import (
     BuildInfo,
     CustomerHoldout,
     Dataset,
-    ShopActivity,
     TimeSplit,
     connect,
-    read_activity,
     read_build_info,
     read_rows,
     sample_rows,
@@ -163,22 +160,8 @@ def _fit_candidates(
     return fitted
 
 
-def _activity(con: duckdb.DuckDBPyConnection, log: Log) -> ShopActivity | None:
-    """The shop's purchases per day for the BG/NBD fits' operational time, if the build has them."""
-    activity = read_activity(con)
-    if activity is None:
-        log("fct_shop_purchase_days is not built: BG/NBD is fitted in calendar weeks; `clv build` adds it")
-    return activity
-
-
 def _fit_baseline(
-    data: Dataset,
-    scoring_X: np.ndarray,
-    info: BuildInfo,
-    settings: TrainSettings,
-    failures: list[Failure],
-    log: Log,
-    activity: ShopActivity | None = None,
+    data: Dataset, scoring_X: np.ndarray, info: BuildInfo, settings: TrainSettings, failures: list[Failure], log: Log
 ) -> RefittedBTYD | None:
     """BG/NBD + Gamma-Gamma at the scoring cutoff and at each cutoff of ``data``, or None when it fails.
 
@@ -191,9 +174,7 @@ def _fit_baseline(
         "btyd",
         "value",
         "fit",
-        lambda: RefittedBTYD.fit(
-            data, scoring_X, info.scoring_cutoff, info.horizon_days, info.churn_window_days, log, activity
-        ),
+        lambda: RefittedBTYD.fit(data, scoring_X, info.scoring_cutoff, info.horizon_days, info.churn_window_days, log),
         dropped,
         lambda _line: None,
     )
@@ -249,11 +230,10 @@ def train_models(
     with connect(db) as con:
         info = read_build_info(con)
         if len(info.training_cutoffs) < 3:
-            return _baseline_only(con, info, models_dir, settings, log, _activity(con, log))
+            return _baseline_only(con, info, models_dir, settings, log)
         data = read_rows(con, progress=(lambda d, t: progress("reading ml_training_set", d, t)) if progress else None)
         # The customers about to be scored: the BG/NBD model and the segments are fitted on them.
         scoring = read_rows(con, "ml_scoring_set")
-        activity = _activity(con, log)
     split = time_split(info.training_cutoffs)
     holdout = CustomerHoldout(seed=settings.seed)
     train, validation, test = split_rows(data, split, holdout)
@@ -273,7 +253,7 @@ def train_models(
     start = time.perf_counter()
     # Every customer's rows at every cutoff of the run (the split uses them all): the BG/NBD fits
     # at those cutoffs need no labels. The full matrix goes once they are fitted.
-    ctx.btyd = _fit_baseline(data, scoring.X, info, settings, failures, log, activity)
+    ctx.btyd = _fit_baseline(data, scoring.X, info, settings, failures, log)
     del data
     result.seconds["btyd_fit"] = time.perf_counter() - start
     candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds, failures)
@@ -391,9 +371,7 @@ def _choose_champions(models_dir: Path, result: TrainResult) -> None:
         result.champions[task] = (best["name"], best["version"])
 
 
-def _baseline_only(
-    con, info: BuildInfo, models_dir: Path, settings: TrainSettings, log: Log, activity: ShopActivity | None
-) -> TrainResult:
+def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettings, log: Log) -> TrainResult:
     """Too little history for a time split: fit BG/NBD + Gamma-Gamma alone and serve it.
 
     It needs no labels, so it is fitted at the scoring cutoff on every customer known then: of the
@@ -409,8 +387,7 @@ def _baseline_only(
     )
     log(note)
     try:
-        weeks = None if activity is None else activity.by_week(np.datetime64(cutoff, "D"))
-        fit = RefittedBTYD(BTYDFit.fit(rows.X, info.horizon_days, info.churn_window_days, cutoff.isoformat(), weeks))
+        fit = RefittedBTYD(BTYDFit.fit(rows.X, info.horizon_days, info.churn_window_days, cutoff.isoformat()))
     except (TrainingError, ValueError) as err:
         raise TrainingError(
             f"no model could be trained: with {len(info.training_cutoffs)} training cutoffs only the BG/NBD "

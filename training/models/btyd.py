@@ -27,7 +27,6 @@ from scipy.special import gammaln, hyp2f1
 
 from duckdb_clv.training.errors import NotFittedError, TrainingError
 from duckdb_clv.training.export.onnx_tools import session
-from duckdb_clv.training.models.btyd_clock import ShopClock, estimate_clock
 from duckdb_clv.training.models.btyd_graph import BTYD_OUTPUTS, btyd_graph
 from duckdb_clv.udfs.contract import FEATURES
 
@@ -107,12 +106,8 @@ class BGNBD:
     def __init__(self, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
 
-    def fit(self, frequency: object, recency: object, T: object, start: BGNBDParams | None = None) -> BGNBD:
-        """Fit on the BTYD summary; raises TrainingError when no start converges to finite values.
-
-        ``start``: a previous fit on a nearby summary, tried first; the usual starts follow only
-        if it does not converge.
-        """
+    def fit(self, frequency: object, recency: object, T: object) -> BGNBD:
+        """Fit on the BTYD summary; raises TrainingError when no start converges to finite values."""
         if self.penalizer < 0:
             raise ValueError(f"penalizer must be >= 0, got {self.penalizer}")
         x, t_x, t = check_summary(frequency, recency, T)
@@ -123,13 +118,10 @@ class BGNBD:
             return float(value) if np.isfinite(value) else 1e100
 
         best = None
-        warm = () if start is None else (np.log([start.r, start.alpha, start.a, start.b]),)
-        for initial in (*warm, *STARTS):
-            result = minimize(loss, initial, method="L-BFGS-B", options={"maxiter": 2_000})
+        for start in STARTS:
+            result = minimize(loss, start, method="L-BFGS-B", options={"maxiter": 2_000})
             if np.all(np.isfinite(result.x)) and result.fun < 1e99 and (best is None or result.fun < best.fun):
                 best = result
-            if warm and best is not None and best.success:
-                break
         if best is None or not best.success:
             message = best.message if best is not None else "the likelihood was not finite at any start"
             raise TrainingError(
@@ -332,40 +324,18 @@ class BTYDFit:
     churn_window_weeks: float
     fitted_on: str
     customers: int
-    clock: ShopClock = field(default_factory=ShopClock.calendar)
     # Results by array identity, and the session running the graph: see ``outputs``.
     _cache: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
     _session: ort.InferenceSession | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def fit(
-        cls,
-        X: np.ndarray,
-        horizon_days: int,
-        churn_window_days: int,
-        fitted_on: str,
-        repeats_by_week: np.ndarray | None = None,
-    ) -> BTYDFit:
-        """Fit both models on the BTYD summary of ``X`` (one cutoff's rows).
-
-        With ``repeats_by_week`` (the shop's repeat purchases per week back from the cutoff,
-        newest first), BG/NBD is fitted in the shop's operational time (``btyd_clock``);
-        without, in calendar weeks.
-        """
+    def fit(cls, X: np.ndarray, horizon_days: int, churn_window_days: int, fitted_on: str) -> BTYDFit:
+        """Fit both models on the BTYD summary of ``X`` (one cutoff's rows)."""
         x, t_x, t, m = summary(X)
-        if repeats_by_week is None:
-            clock, bgnbd = ShopClock.calendar(), BGNBD(penalizer=1e-4).fit(x, t_x, t)
-        else:
-            clock, bgnbd = estimate_clock(x, t_x, t, repeats_by_week, BGNBD(penalizer=1e-4).fit)
+        bgnbd = BGNBD(penalizer=1e-4).fit(x, t_x, t)
         gamma_gamma = GammaGamma(penalizer=1e-4).fit(x, m)
         return cls(
-            bgnbd,
-            gamma_gamma,
-            horizon_days / DAYS_PER_WEEK,
-            churn_window_days / DAYS_PER_WEEK,
-            fitted_on,
-            int(x.size),
-            clock,
+            bgnbd, gamma_gamma, horizon_days / DAYS_PER_WEEK, churn_window_days / DAYS_PER_WEEK, fitted_on, int(x.size)
         )
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
@@ -394,7 +364,6 @@ class BTYDFit:
     def reference_outputs(self, X: np.ndarray) -> np.ndarray:
         """The same outputs from scipy's closed forms (float64): what the graph is tested against."""
         x, t_x, t, m = summary(X)
-        t_x, t = self.clock.summary(t_x, t)
         alive = self.bgnbd.p_alive(x, t_x, t)
         purchases = self.bgnbd.expected_purchases(self.horizon_weeks, x, t_x, t)
         spend = self.gamma_gamma.expected_order_value(x, m)
@@ -410,9 +379,7 @@ class BTYDFit:
 
     def graph(self) -> onnx.ModelProto:
         b, g = self.bgnbd.params_, self.gamma_gamma.params_
-        return btyd_graph(
-            (b.r, b.alpha, b.a, b.b), (g.p, g.q, g.v), self.horizon_weeks, self.churn_window_weeks, self.clock.rates
-        )
+        return btyd_graph((b.r, b.alpha, b.a, b.b), (g.p, g.q, g.v), self.horizon_weeks, self.churn_window_weeks)
 
     def params(self) -> dict[str, object]:
         b, g = self.bgnbd.params_, self.gamma_gamma.params_
@@ -424,6 +391,5 @@ class BTYDFit:
             "churn_window_weeks": self.churn_window_weeks,
             "fitted_on_cutoff": self.fitted_on,
             "customers": self.customers,
-            "operational_time": self.clock.describe(),
             "outputs": list(BTYD_OUTPUTS),
         }

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from duckdb_clv.training.dataset import Dataset, ShopActivity
+from duckdb_clv.training.dataset import Dataset
 from duckdb_clv.training.errors import TrainingError
 from duckdb_clv.training.failures import one_line
 from duckdb_clv.training.models.btyd import BTYDFit, cached_by_identity
@@ -45,32 +45,19 @@ class RefittedBTYD:
         horizon_days: int,
         churn_window_days: int,
         log: Callable[[str], None] = lambda _line: None,
-        activity: ShopActivity | None = None,
     ) -> RefittedBTYD:
         """Fit at the scoring cutoff and at each cutoff in ``data``, on every customer there.
 
-        With the shop's ``activity``, each fit runs in the operational time of its own cutoff
-        (``btyd_clock``), from the purchases on or before it. Raises whatever the scoring cutoff's
-        fit raises: without it nothing can be served.
+        Raises whatever the scoring cutoff's fit raises: without it nothing can be served.
         """
-
-        def weeks(cutoff: dt.date) -> np.ndarray | None:
-            return None if activity is None else activity.by_week(np.datetime64(cutoff, "D"))
-
-        serving = BTYDFit.fit(
-            scoring_X, horizon_days, churn_window_days, scoring_cutoff.isoformat(), weeks(scoring_cutoff)
-        )
+        serving = BTYDFit.fit(scoring_X, horizon_days, churn_window_days, scoring_cutoff.isoformat())
         out = cls(serving)
         cutoffs = sorted({d.item() for d in np.unique(data.cutoff)})
         failed = []
         for cutoff in cutoffs:
             try:
                 out.by_cutoff[cutoff] = BTYDFit.fit(
-                    data.X[data.cutoff == np.datetime64(cutoff)],
-                    horizon_days,
-                    churn_window_days,
-                    cutoff.isoformat(),
-                    weeks(cutoff),
+                    data.X[data.cutoff == np.datetime64(cutoff)], horizon_days, churn_window_days, cutoff.isoformat()
                 )
             except (TrainingError, ValueError, ArithmeticError) as err:
                 failed.append(cutoff)

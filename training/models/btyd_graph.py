@@ -109,30 +109,11 @@ def _hyp2f1_loop(g: _Builder, A: str, B: str, C: str, z: str) -> str:
     return sum_final
 
 
-def _elapsed(g: _Builder, rates: np.ndarray, starts: str, weeks_back: str) -> str:
-    """Nodes for R(u): the piecewise-linear operational weeks in the last u calendar weeks."""
-    week = g.op("Clip", g.op("Floor", weeks_back), g.const(0.0), g.const(float(rates.size - 1)))
-    index = g.op("Cast", week, to=TensorProto.INT64)
-    start = g.op("Gather", starts, index, axis=0)
-    rate = g.op("Gather", g.const(rates.tolist()), index, axis=0)
-    return g.op("Add", start, g.op("Mul", g.op("Sub", weeks_back, week), rate))
-
-
-def _operational(g: _Builder, clock_rates: tuple[float, ...], t_x: str, t: str) -> tuple[str, str]:
-    """(t_x', T') = (R(T) - R(T - t_x), R(T)), as ``ShopClock.summary`` computes them."""
-    rates = np.asarray(clock_rates, dtype=np.float64)
-    starts = g.const(np.concatenate([[0.0], np.cumsum(rates)]).tolist())
-    age = _elapsed(g, rates, starts, t)
-    before_last = _elapsed(g, rates, starts, g.op("Max", g.op("Sub", t, t_x), g.const(0.0)))
-    return g.op("Min", g.op("Sub", age, before_last), age), age
-
-
 def btyd_graph(
     bgnbd: tuple[float, float, float, float],
     gamma_gamma: tuple[float, float, float],
     horizon_weeks: float,
     churn_window_weeks: float,
-    clock_rates: tuple[float, ...] = (),
     name: str = "btyd",
 ) -> onnx.ModelProto:
     """The ONNX model computing the BG/NBD + Gamma-Gamma outputs from the ``features`` input.
@@ -145,9 +126,6 @@ def btyd_graph(
         Fitted Gamma-Gamma parameters.
     horizon_weeks, churn_window_weeks : float
         The value horizon and the churn window, in weeks.
-    clock_rates : tuple of float
-        Operational weeks per calendar week back from the fit's cutoff (``btyd_clock``); recency
-        and T are read in that time before the formulas. Empty: calendar weeks.
     """
     r, alpha, a, b = bgnbd
     p, q, v = gamma_gamma
@@ -160,8 +138,6 @@ def btyd_graph(
         return g.op("Where", g.op("IsNaN", as_double), g.const(0.0), as_double)
 
     x, t_x, t, m = column("frequency"), column("recency_weeks"), column("t_weeks"), column("monetary_value")
-    if clock_rates:
-        t_x, t = _operational(g, clock_rates, t_x, t)
     c_r, c_alpha, c_a, c_b = g.const(r), g.const(alpha), g.const(a), g.const(b)
     has_repeat = g.op("Greater", x, g.const(0.0))
     r_x = g.op("Add", c_r, x)
