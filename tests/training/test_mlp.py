@@ -8,7 +8,7 @@ import pytest
 from duckdb_clv.training.dataset import Dataset
 from duckdb_clv.training.export.onnx_tools import run
 from duckdb_clv.training.models.candidates import FitContext
-from duckdb_clv.training.models.mlp import OUTPUT_CAP, MLP
+from duckdb_clv.training.models.mlp import MLP, OUTPUT_CAP
 from duckdb_clv.udfs.contract import FEATURES
 
 pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
