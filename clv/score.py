@@ -21,6 +21,8 @@ class ScoreResult:
     value_model: str
     churn_model: str
     segment_model: str
+    recorded: bool = True  # appended to score_history; False when the same run was recorded before
+    history_runs: int = 1  # scoring runs in score_history after this one
 
 
 def score_customers(
@@ -29,7 +31,7 @@ def score_customers(
     variables: dict[str, object] | None = None,
     progress: Progress | None = None,
 ) -> ScoreResult:
-    """Run ``dbt build --select tag:scores``: customer_scores and segment_summary with their tests.
+    """Run ``dbt build --select tag:scores``: customer_scores, segment_summary and score_history with their tests.
 
     Parameters
     ----------
@@ -55,8 +57,16 @@ def score_customers(
         db, variables or make_settings().scoring_vars(), select="tag:scores", progress=progress, models_dir=root
     )
     with duckdb.connect(str(db), read_only=True) as con:
-        rows, value, churn, segment = con.execute(
-            "SELECT count(*), any_value(value_model), any_value(churn_model), any_value(segment_model) "
-            "FROM customer_scores"
+        rows, value, churn, segment, scored_at = con.execute(
+            "SELECT count(*), any_value(value_model), any_value(churn_model), any_value(segment_model), "
+            "any_value(scored_at) FROM customer_scores"
         ).fetchall()[0]
-    return ScoreResult(rows, value, churn, segment)
+        # The run was recorded now if its rows in the history carry this build's timestamp.
+        recorded_at, runs = con.execute(
+            "SELECT (SELECT any_value(h.scored_at) FROM score_history h, (SELECT any_value(as_of_date) AS d "
+            "FROM customer_scores) c WHERE h.as_of_date = c.d AND h.value_model = ? AND h.churn_model = ? "
+            "AND h.segment_model = ?), (SELECT count(*) FROM (SELECT DISTINCT as_of_date, value_model, "
+            "churn_model, segment_model FROM score_history))",
+            [value, churn, segment],
+        ).fetchall()[0]
+    return ScoreResult(rows, value, churn, segment, recorded_at == scored_at, runs)

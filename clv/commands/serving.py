@@ -19,6 +19,8 @@ def print_score(result: ScoreResult) -> None:
         f"Scored {result.customers:,} customers into customer_scores and segment_summary with "
         f"{result.value_model}, {result.churn_model} and {result.segment_model}."
     )
+    history = "appended to" if result.recorded else "already in (same scoring date and models; nothing added to)"
+    console.out.print(f"This run is {history} score_history, which holds {result.history_runs:,} scoring runs.")
 
 
 def _score(_args: argparse.Namespace, settings: Settings) -> int:
@@ -35,9 +37,10 @@ def _score_arguments(p: argparse.ArgumentParser) -> None:
 
 SCORE = Command(
     "score",
-    help="score every customer in SQL with the champion models (dbt: customer_scores, segment_summary)",
+    help="score every customer in SQL with the champion models (dbt: customer_scores, segment_summary, score_history)",
     description="Run `dbt build --select tag:scores`: customer_scores (predicted CLV, churn probability, "
-    "P(alive), segment, value tier, RFM segment, model versions) and segment_summary, with their tests. "
+    "P(alive), segment, value tier, RFM segment, model versions) and segment_summary, with their tests; the run "
+    "is appended to score_history unless a run with the same scoring date and model versions is there. "
     "The scoring functions come from the duckdb_clv.udfs.dbt_plugin plugin of the dbt profile.",
     arguments=_score_arguments,
     handler=_score,

@@ -13,6 +13,7 @@ import pytest
 
 from duckdb_clv import udfs
 from duckdb_clv.cli import main
+from duckdb_clv.errors import ClvError
 from duckdb_clv.publish import publish
 from duckdb_clv.score import score_customers
 from duckdb_clv.udfs import registry
@@ -50,7 +51,8 @@ def test_publish_writes_a_separate_file_and_replaces_it_whole(scored, tmp_path):
     assert first["customer_scores"] > 0
     with duckdb.connect(str(target), read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        assert {"customer_scores", "segment_summary", "fct_customer_features", "dim_customers"} <= tables
+        published = {"customer_scores", "segment_summary", "score_history", "fct_customer_features", "dim_customers"}
+        assert published <= tables
         columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
         assert not columns & {"email", "name", "phone", "address"}
     assert publish(db, target) == first
@@ -102,3 +104,38 @@ def test_a_bi_reader_never_fails_or_sees_two_model_versions_while_we_rescore_and
     assert figures["queries"] > 10 and published == 1
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("SELECT any_value(value_model) FROM customer_scores").fetchall()[0][0] == "value_rf/v1"
+
+
+def history(db) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT as_of_date, value_model, churn_model, segment_model, count(*), min(scored_at), max(scored_at) "
+            "FROM score_history GROUP BY ALL ORDER BY value_model"
+        ).fetchall()
+
+
+def test_score_history_keeps_each_run_once_and_catches_a_duplicated_run(scored, tmp_path, capsys):
+    db = copy_db(scored[0], tmp_path / "clv.duckdb")
+    models = shutil.copytree(scored[1], tmp_path / "models")
+    first = history(db)
+    assert scored[2].recorded and scored[2].history_runs == 1
+    assert len(first) == 1 and first[0][4] == scored[2].customers and first[0][5] == first[0][6]
+    # The same scoring date and models again: nothing is added, the first run's time is kept.
+    assert main(["score", "--db", str(db), "--models-dir", str(models)]) == 0
+    assert "already in (same scoring date and models" in capsys.readouterr().out
+    assert history(db) == first
+    # A new champion is a new run beside the first.
+    registry.promote(models, "value", "value_rf")
+    again = score_customers(db, models)
+    assert again.recorded and again.history_runs == 2
+    runs = history(db)
+    assert runs[0] == first[0] or runs[1] == first[0]
+    assert {r[1] for r in runs} == {first[0][1], "value_rf/v1"} and all(r[4] == first[0][4] for r in runs)
+    # A run copied into the history by hand is caught by the history's test, and the copy stays
+    # for the user to remove: scoring never deletes history rows.
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO score_history SELECT * FROM score_history WHERE value_model = 'value_rf/v1' LIMIT 5")
+    registry.promote(models, "value", first[0][1].split("/")[0])
+    with pytest.raises(ClvError, match="score_history"):
+        score_customers(db, models)
+    assert sum(r[4] for r in history(db)) == 2 * first[0][4] + 5
