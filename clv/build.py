@@ -60,6 +60,7 @@ class BuildResult:
 
     nodes: int
     messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # tests of severity warn that found rows
     training_cutoffs: list[str] = field(default_factory=list)
     scoring_cutoff: str | None = None
 
@@ -179,8 +180,20 @@ def build_features(
         code = proc.wait()
     if code != 0:
         raise ClvError(_failure(work, tail))
+    result.warnings = _warnings(work)
     _read_cutoffs(db, result)
     return result
+
+
+def _warnings(work: Path) -> list[str]:
+    """'test name: rows found' for every test of severity warn that found rows in this build."""
+    try:
+        results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+    return [
+        f"{r['unique_id'].split('.')[2]}: {r.get('failures') or 0} rows" for r in results if r.get("status") == "warn"
+    ]
 
 
 def _require_dbt() -> None:
@@ -207,7 +220,10 @@ def _failure(work: Path, tail: list[str]) -> str:
     if failed:
         first = failed[0]
         lines = [m.strip() for m in (first.get("message") or first["status"]).strip().splitlines() if m.strip()]
-        message = lines[0] if len(lines) == 1 else f"{lines[0]}: {lines[-1]}"
+        # dbt's first line names the node; the cause is the first line naming an error after it
+        # (DuckDB may follow it with a hint or a link).
+        cause = next((m for m in lines[1:] if "Error" in m), lines[-1])
+        message = lines[0] if len(lines) == 1 else f"{lines[0]}: {cause}"
         node = first["unique_id"].split(".")[-1]
         return f"dbt build failed at {node} ({len(failed)} failure(s)): {message}; details in {log}"
     detail = next((t.strip().splitlines()[0] for t in reversed(tail) if t.strip()), "see the log")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,9 @@ class ScoreResult:
     segment_model: str
     recorded: bool = True  # appended to score_history; False when the same run was recorded before
     history_runs: int = 1  # scoring runs in score_history after this one
+    drift: dict[str, int] = field(default_factory=dict)  # this run's columns by status ('ok', 'warning', 'alert')
+    unavailable: tuple[str, ...] = ()  # monitors without reference statistics in the model's card
+    warnings: tuple[str, ...] = ()  # dbt tests of severity warn that found rows (drift alerts)
 
 
 def score_customers(
@@ -53,7 +56,7 @@ def score_customers(
     missing = [t for t in registry.TASKS if registry.champion(root, t) is None]
     if missing:
         raise ClvError(f"no {', '.join(missing)} champion in {root}: run `clv train --db {db}` first")
-    build_features(
+    built = build_features(
         db, variables or make_settings().scoring_vars(), select="tag:scores", progress=progress, models_dir=root
     )
     with duckdb.connect(str(db), read_only=True) as con:
@@ -69,4 +72,33 @@ def score_customers(
             "churn_model, segment_model FROM score_history))",
             [value, churn, segment],
         ).fetchall()[0]
-    return ScoreResult(rows, value, churn, segment, recorded_at == scored_at, runs)
+        drift = dict(
+            con.execute(
+                "SELECT status, count(*) FROM monitor_drift WHERE baseline = 'scoring' AND as_of_date = "
+                "(SELECT any_value(as_of_date) FROM customer_scores) AND value_model = ? AND churn_model = ? "
+                "AND segment_model = ? GROUP BY 1",
+                [value, churn, segment],
+            ).fetchall()
+        )
+        measured = {
+            c
+            for (c,) in con.execute(
+                "SELECT DISTINCT CASE WHEN is_output THEN column_name ELSE 'features' END FROM monitor_drift "
+                "WHERE as_of_date = (SELECT any_value(as_of_date) FROM customer_scores) AND value_model = ? "
+                "AND churn_model = ? AND segment_model = ?",
+                [value, churn, segment],
+            ).fetchall()
+        }
+    unavailable = tuple(
+        f"{what} drift ({model}'s card has no reference statistics: it was trained before monitoring)"
+        for what, model in (
+            ("features", value),
+            ("predicted_clv", value),
+            ("churn_probability", churn),
+            ("segment", segment),
+        )
+        if what not in measured
+    )
+    return ScoreResult(
+        rows, value, churn, segment, recorded_at == scored_at, runs, drift, unavailable, tuple(built.warnings)
+    )

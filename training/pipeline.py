@@ -55,8 +55,10 @@ from duckdb_clv.training.models.mlp import MLP
 from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
 from duckdb_clv.training.models.segments import Segmenter
 from duckdb_clv.training.models.trees import HGB, Forest
+from duckdb_clv.training.reference import distribution, feature_reference, sample
 from duckdb_clv.training.settings import TrainSettings
 from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.contract import FEATURES
 
 # Test rows each export is checked on (a seeded sample; all of them on shops this small or smaller).
 PARITY_ROWS = 50_000
@@ -305,10 +307,36 @@ def train_models(
         "training_rows": {"train": len(train), "validation": len(validation), "test": len(test)},
         "seed": settings.seed,
     }
-    _register_all(models_dir, exported, common, result)
+    _register_all(models_dir, exported, common, result, _references(train, scoring.X, settings.seed))
     _choose_champions(models_dir, result)
     _record_run(models_dir, result)
     return result
+
+
+def _references(train: Dataset, scoring_X: np.ndarray, seed: int) -> Callable[[object], dict]:
+    """For each model: reference distributions of the features and of its output, on two baselines.
+
+    The training rows and the customers at the scoring cutoff (``training/reference.py``); the
+    features' part is computed once and shared by every card of the run.
+    """
+    rows = train.take(sample(len(train), seed))
+    scoring_rows = scoring_X[sample(len(scoring_X), seed)]
+    features = {
+        "training": feature_reference(rows.X, FEATURES, seed),
+        "scoring": feature_reference(scoring_rows, FEATURES, seed),
+    }
+
+    def reference(model: object) -> dict:
+        if isinstance(model, Candidate):
+            on_training = model.calibration_.apply(model.predict_rows(rows))
+        else:  # the segments: no labels, no per-cutoff fits
+            on_training = model.predict(rows.X)
+        return {
+            baseline: {"features": features[baseline], "output": distribution(output)}
+            for baseline, output in (("training", on_training), ("scoring", model.predict(scoring_rows)))
+        }
+
+    return reference
 
 
 def _record_run(models_dir: Path, result: TrainResult) -> None:
@@ -325,9 +353,20 @@ def _record_run(models_dir: Path, result: TrainResult) -> None:
     )
 
 
-def _register_all(models_dir: Path, exported: list, common: dict, result: TrainResult) -> None:
-    """Register every exported model; on any failure remove this run's versions and re-raise."""
+def _register_all(
+    models_dir: Path,
+    exported: list,
+    common: dict,
+    result: TrainResult,
+    reference: Callable[[object], dict] | None = None,
+) -> None:
+    """Register every exported model; on any failure remove this run's versions and re-raise.
+
+    ``reference`` gives a model's reference distributions for drift monitoring (cards without
+    them still serve; the monitors say they are unavailable).
+    """
     written: list[Path] = []
+    start = time.perf_counter()
     try:
         for candidate, model, parity, metrics in exported:
             card = {
@@ -341,6 +380,8 @@ def _register_all(models_dir: Path, exported: list, common: dict, result: TrainR
                 "training_seconds": result.seconds.get(candidate.name),
                 **common,
             }
+            if reference is not None:
+                card["reference"] = reference(candidate)
             full = register(models_dir, model, card)
             written.append(models_dir / full["name"] / full["version"])
             result.cards.append(full)
@@ -348,6 +389,7 @@ def _register_all(models_dir: Path, exported: list, common: dict, result: TrainR
         for path in written:
             shutil.rmtree(path, ignore_errors=True)
         raise
+    result.seconds["register"] = time.perf_counter() - start
 
 
 def _choose_champions(models_dir: Path, result: TrainResult) -> None:

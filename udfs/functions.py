@@ -16,6 +16,7 @@ NULL policy (documented in docs/SCORING.md and tested):
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 from pathlib import Path
 
@@ -127,6 +128,23 @@ def model_ref_kernel():
             name, version = cache.resolve(task, ref)
             cache.get(name, version, task)  # verify now, so a bad model fails before any row is scored
             out.append(f"{name}/{version}|{root}")
+        return pa.array(out, type=pa.string())
+
+    return kernel
+
+
+def reference_kernel():
+    """Kernel for ``_clv_reference(task, ref)``: the model card's reference distributions as JSON.
+
+    NULL for a card written before monitoring (no ``reference``): the drift monitor then reports
+    itself unavailable instead of failing the scoring run.
+    """
+
+    def kernel(tasks: pa.Array, refs: pa.Array) -> pa.Array:
+        out = []
+        for task, ref in zip(tasks.to_pylist(), refs.to_pylist(), strict=True):
+            reference = _model(task, ref).card.get("reference") if ref is not None else None
+            out.append(json.dumps(reference) if reference else None)
         return pa.array(out, type=pa.string())
 
     return kernel

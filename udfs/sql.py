@@ -55,6 +55,8 @@ def macros(root: Path) -> list[str]:
     out += [
         f"CREATE OR REPLACE TEMP MACRO clv_model(task, model := NULL) AS "
         f"split_part(_clv_model(task, model, {registry_root}), '|', 1)",
+        "CREATE OR REPLACE TEMP MACRO clv_reference(task, model := NULL) AS "
+        f"_clv_reference(task, _clv_model(task, model, {registry_root}))",
         "CREATE OR REPLACE TEMP MACRO p_alive(frequency, recency, t, model := NULL) AS "
         f"_clv_p_alive({model('value', btyd)}, frequency, recency, t)",
         "CREATE OR REPLACE TEMP MACRO expected_purchases(frequency, recency, t, periods, model := NULL) AS "
@@ -87,6 +89,7 @@ def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         returns = "BIGINT" if task == "segment" else "DOUBLE"
         _create(con, f"_clv_score_{task}", functions.score_kernel(task), ["VARCHAR", "BOOLEAN", *doubles], returns)
     _create(con, "_clv_model", functions.model_ref_kernel(), ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
+    _create(con, "_clv_reference", functions.reference_kernel(), ["VARCHAR", "VARCHAR"], "VARCHAR")
     _create(con, "_clv_p_alive", functions.p_alive_kernel(), ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")
     _create(
         con,

@@ -21,6 +21,13 @@ def print_score(result: ScoreResult) -> None:
     )
     history = "appended to" if result.recorded else "already in (same scoring date and models; nothing added to)"
     console.out.print(f"This run is {history} score_history, which holds {result.history_runs:,} scoring runs.")
+    if result.drift:
+        counts = ", ".join(f"{result.drift.get(s, 0)} {s}" for s in ("alert", "warning", "ok"))
+        console.out.print(f"Drift since the training run's scoring date (monitor_drift): {counts}.")
+    for line in result.unavailable:
+        console.out.print(f"Unavailable: {line}; retrain to enable it.")
+    for line in result.warnings:
+        console.out.print(f"dbt warns: {line}")
 
 
 def _score(_args: argparse.Namespace, settings: Settings) -> int:
@@ -40,7 +47,8 @@ SCORE = Command(
     help="score every customer in SQL with the champion models (dbt: customer_scores, segment_summary, score_history)",
     description="Run `dbt build --select tag:scores`: customer_scores (predicted CLV, churn probability, "
     "P(alive), segment, value tier, RFM segment, model versions) and segment_summary, with their tests; the run "
-    "is appended to score_history unless a run with the same scoring date and model versions is there. "
+    "is appended to score_history unless a run with the same scoring date and model versions is there, and its "
+    "drift against the models' reference statistics to monitor_drift. "
     "The scoring functions come from the duckdb_clv.udfs.dbt_plugin plugin of the dbt profile.",
     arguments=_score_arguments,
     handler=_score,
