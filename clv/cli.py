@@ -11,7 +11,7 @@ import dataclasses
 import sys
 
 from duckdb_clv import __version__, console
-from duckdb_clv.commands import Command, backtest, data, features, models, options, report, run, serving
+from duckdb_clv.commands import Command, backtest, data, features, models, monitoring, options, report, run, serving
 from duckdb_clv.errors import ClvError
 from duckdb_clv.ingest.errors import IngestError
 from duckdb_clv.settings import Settings, load_settings
@@ -23,6 +23,7 @@ COMMANDS: tuple[Command, ...] = (
     *features.COMMANDS,
     *models.COMMANDS,
     *serving.COMMANDS,
+    *monitoring.COMMANDS,
     *report.COMMANDS,
     *backtest.COMMANDS,
     *run.COMMANDS,

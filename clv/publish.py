@@ -18,7 +18,14 @@ import duckdb
 from duckdb_clv.errors import ClvError
 from duckdb_clv.udfs.staging import staging_path, sweep
 
-PUBLISHED = ("customer_scores", "segment_summary", "score_history", "fct_customer_features", "dim_customers")
+PUBLISHED = (
+    "customer_scores",
+    "segment_summary",
+    "score_history",
+    "monitor_drift",
+    "fct_customer_features",
+    "dim_customers",
+)
 
 
 def publish(db: str | Path, target: str | Path, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:

@@ -29,6 +29,7 @@ def test_help_lists_the_commands():
         "evaluate",
         "models",
         "score",
+        "monitor",
         "publish",
         "sql",
         "report",

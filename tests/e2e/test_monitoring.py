@@ -38,6 +38,13 @@ def test_the_training_runs_own_scoring_date_shows_no_drift(scored):
     assert set(card["reference"]["training"]["features"]) == set(contract.FEATURES)
 
 
+def test_monitor_passes_a_run_without_drift_and_refuses_a_database_without_monitoring(scored, built, capsys):
+    assert main(["monitor", "--db", str(scored[0]), "--fail-on", "warning"]) == 0
+    assert "No drift warnings or alerts" in capsys.readouterr().out
+    assert main(["monitor", "--db", str(built.db)]) == 2
+    assert "has no monitor_drift: run `clv score`" in capsys.readouterr().err
+
+
 def test_an_earlier_base_alerts_and_a_card_without_reference_is_reported(scored, tmp_path, capsys):
     db = copy_db(scored[0], tmp_path / "clv.duckdb")
     models = shutil.copytree(scored[1], tmp_path / "models")
@@ -49,6 +56,11 @@ def test_an_earlier_base_alerts_and_a_card_without_reference_is_reported(scored,
     measured = drift(db, "2024-01-01")
     alerts = {c for (b, c), (_, status, _) in measured.items() if b == "scoring" and status == "alert"}
     assert {"tenure_days", "t_days"} <= alerts, alerts
+    # For a scheduler: the newest run alerts, so --fail-on alert exits 1 and names the columns.
+    assert main(["monitor", "--db", str(db), "--fail-on", "alert"]) == 1
+    monitored = capsys.readouterr()
+    assert "tenure_days" in monitored.out and "2024-01-01" in monitored.out
+    assert "the newest scoring run has" in monitored.err
     # The first run's rows are kept as they were.
     assert drift(db, "2026-01-01") == drift(scored[0])
     # A model trained before monitoring: its card has no reference. Scoring still works and says so.

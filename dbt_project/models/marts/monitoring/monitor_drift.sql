@@ -14,7 +14,7 @@
 {{ config(materialized='incremental', full_refresh=false, on_schema_change='fail') }}
 
 {%- set references = {} -%}
-{%- if execute -%}
+{%- if execute is sameas true -%}
     {%- for task in ['value', 'churn', 'segment'] -%}
         {%- set found = run_query("select clv_reference('" ~ task ~ "')").columns[0].values()[0] -%}
         {%- do references.update({task: fromjson(found) if found else none}) -%}
@@ -34,8 +34,11 @@
             {%- do columns.append((baseline, output, 'scores', references[task][baseline]['output'])) -%}
         {%- endif -%}
     {%- endfor -%}
-{%- endfor -%}
+{%- endfor %}
 
+-- The linter renders this model without the cards' references (it runs no query), so its column
+-- loops render empty: layout and unused-CTE rules would judge SQL that dbt never runs.
+-- noqa: disable=LT02,LT09,ST03
 with scores as (
     select * from {{ ref('customer_scores') }}
 ),
@@ -53,20 +56,29 @@ run as (
     from scores
 ),
 
-{%- for source in ['scoring', 'scores'] %}
-
-{{ source }}_counts as (
+scoring_counts as (
     select
         count(*) as rows_counted
         {%- for baseline, column, from, dist in columns %}
-        {%- if from == source %},
-        histogram({{ column }}, {{ dist['edges'] }}::double[]) as h{{ loop.index }},
-        count(*) filter (where {{ column }} is null or isnan({{ column }}::double)) as m{{ loop.index }}
-        {%- endif %}
+            {%- if from == 'scoring' %},
+                histogram({{ column }}, {{ dist['edges'] }}::double[]) as h{{ loop.index }},
+                count(*) filter (where {{ column }} is null or isnan({{ column }}::double)) as m{{ loop.index }}
+            {%- endif %}
         {%- endfor %}
-    from {{ source }}
+    from scoring
 ),
-{%- endfor %}
+
+scores_counts as (
+    select
+        count(*) as rows_counted
+        {%- for baseline, column, from, dist in columns %}
+            {%- if from == 'scores' %},
+                histogram({{ column }}, {{ dist['edges'] }}::double[]) as h{{ loop.index }},
+                count(*) filter (where {{ column }} is null or isnan({{ column }}::double)) as m{{ loop.index }}
+            {%- endif %}
+        {%- endfor %}
+    from scores
+),
 
 columns_counted as (
     {%- for baseline, column, from, dist in columns %}
@@ -87,11 +99,16 @@ columns_counted as (
     union all
     {%- endif %}
     {%- else %}
-    select
-        null::varchar as baseline, null::varchar as column_name, null::boolean as is_output,
-        null::bigint[] as observed, null::double[] as expected_present, null::double as expected_missing,
-        null::bigint as reference_rows, null::bigint as rows_counted
-    where false
+        select
+            null::varchar as baseline,
+            null::varchar as column_name,
+            null::boolean as is_output,
+            null::bigint[] as observed,
+            null::double[] as expected_present,
+            null::double as expected_missing,
+            null::bigint as reference_rows,
+            null::bigint as rows_counted
+        where false
     {%- endfor %}
 ),
 
@@ -147,13 +164,22 @@ measured as (
     group by baseline, column_name, is_output
 ),
 
+effective as (
+    select
+        *,
+        -- The asymptotic two-sample KS test: effective size n m / (n + m) of present values.
+        sqrt(
+            present_rows * reference_rows * (1 - reference_missing_share)
+            / nullif(present_rows + reference_rows * (1 - reference_missing_share), 0)
+        ) as effective_rows
+    from measured
+),
+
 tested as (
     select
         *,
-        -- Asymptotic two-sample KS p-value, effective size n m / (n + m) of present values.
-        sqrt(present_rows * reference_rows * (1 - reference_missing_share)
-            / nullif(present_rows + reference_rows * (1 - reference_missing_share), 0)) as effective_rows
-    from measured
+        (effective_rows + 0.12 + 0.11 / nullif(effective_rows, 0)) * ks_distance as ks_lambda
+    from effective
 ),
 
 final as (
@@ -168,10 +194,11 @@ final as (
         tested.rows_counted,
         tested.psi,
         tested.ks_distance,
+        -- Q_KS(lambda) = 2 sum_k (-1)^(k-1) exp(-2 k^2 lambda^2), three terms (enough where p < 1).
         least(1.0, greatest(0.0, 2 * (
-            exp(-2 * pow((effective_rows + 0.12 + 0.11 / nullif(effective_rows, 0)) * ks_distance, 2))
-            - exp(-8 * pow((effective_rows + 0.12 + 0.11 / nullif(effective_rows, 0)) * ks_distance, 2))
-            + exp(-18 * pow((effective_rows + 0.12 + 0.11 / nullif(effective_rows, 0)) * ks_distance, 2))
+            exp(-2 * pow(tested.ks_lambda, 2))
+            - exp(-8 * pow(tested.ks_lambda, 2))
+            + exp(-18 * pow(tested.ks_lambda, 2))
         ))) as ks_p_value,
         tested.missing_share,
         tested.reference_missing_share,
