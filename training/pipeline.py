@@ -339,6 +339,18 @@ def _references(train: Dataset, scoring_X: np.ndarray, seed: int) -> Callable[[o
     return reference
 
 
+def _references_on(X: np.ndarray, seed: int) -> Callable[[object], dict]:
+    """References where the models were fitted on the scoring cutoff's own rows (no training cutoffs)."""
+    rows = X[sample(len(X), seed)]
+    features = feature_reference(rows, FEATURES, seed)
+
+    def reference(model: object) -> dict:
+        output = distribution(model.predict(rows))
+        return {baseline: {"features": features, "output": output} for baseline in ("training", "scoring")}
+
+    return reference
+
+
 def _record_run(models_dir: Path, result: TrainResult) -> None:
     """Write the registry's record of this run, so that `clv models list` and the report can show the drops."""
     registry.write_json_atomic(
@@ -456,7 +468,8 @@ def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettin
         # Segments need no labels: they are fitted on the same customers as the baseline.
         segmenter = Segmenter(seed=settings.seed).fit(rows.X)
         exported.append((segmenter, *export_checked(segmenter, rows.X[:100_000]), {}))
-    _register_all(models_dir, exported, common, result)
+    # The models were fitted on the scoring cutoff's customers: they are both baselines.
+    _register_all(models_dir, exported, common, result, _references_on(rows.X, settings.seed))
     for card in result.cards:
         registry.promote(models_dir, card["task"], card["name"], card["version"], reason=note)
         result.champions[card["task"]] = (card["name"], card["version"])

@@ -63,14 +63,21 @@ def test_an_earlier_base_alerts_and_a_card_without_reference_is_reported(scored,
     assert "the newest scoring run has" in monitored.err
     # The first run's rows are kept as they were.
     assert drift(db, "2026-01-01") == drift(scored[0])
-    # A model trained before monitoring: its card has no reference. Scoring still works and says so.
-    churn = registry.champion(models, "churn")
-    card_path = models / churn["name"] / churn["version"] / "card.json"
+    # A churn model trained before monitoring, promoted: its card has no reference. The new run
+    # (same date, another churn model) still scores, and says which monitor is unavailable.
+    churn = next(n for n in ("churn_btyd", "churn_rf", "churn_hgb") if n != registry.champion(models, "churn")["name"])
+    card_path = models / churn / "v1" / "card.json"
     card = json.loads(card_path.read_text())
     del card["reference"]
     card_path.write_text(json.dumps(card))
-    pipeline.build(make_settings(db=str(db), as_of_date="2025-01-01"))
+    registry.promote(models, "churn", churn)
     assert main(["score", "--db", str(db), "--models-dir", str(models)]) == 0
     assert "Unavailable: churn_probability drift" in capsys.readouterr().out
-    assert ("scoring", "churn_probability") not in drift(db, "2025-01-01")
-    assert ("scoring", "predicted_clv") in drift(db, "2025-01-01")
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = {
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM monitor_drift WHERE churn_model = ? AND baseline = 'scoring'", [f"{churn}/v1"]
+            ).fetchall()
+        }
+    assert "churn_probability" not in columns and {"predicted_clv", "tenure_days"} <= columns

@@ -122,4 +122,7 @@ def test_clv_run_on_a_history_too_short_for_a_test_cutoff_scores_and_skips_the_e
     assert "clv models list" in out and f"open {report}" not in out
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM customer_scores").fetchall()[0][0] == 800
+        # The baseline served alone still carries reference statistics: drift is measured.
+        assert con.execute("SELECT count(DISTINCT column_name) FROM monitor_drift").fetchall()[0][0] == 93
+    assert "Unavailable:" not in out
     assert not report.exists()
