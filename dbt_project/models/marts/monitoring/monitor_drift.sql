@@ -56,30 +56,19 @@ run as (
     from scores
 ),
 
-scoring_counts as (
+{%- for source in ['scoring', 'scores'] %}
+{{ source }}_counts as (
     select
         count(*) as rows_counted
         {%- for baseline, column, from, dist in columns %}
-            {%- if from == 'scoring' %},
+            {%- if from == source %},
                 histogram({{ column }}, {{ dist['edges'] }}::double[]) as h{{ loop.index }},
                 count(*) filter (where {{ column }} is null or isnan({{ column }}::double)) as m{{ loop.index }}
             {%- endif %}
         {%- endfor %}
-    from scoring
+    from {{ source }}
 ),
-
-scores_counts as (
-    select
-        count(*) as rows_counted
-        {%- for baseline, column, from, dist in columns %}
-            {%- if from == 'scores' %},
-                histogram({{ column }}, {{ dist['edges'] }}::double[]) as h{{ loop.index }},
-                count(*) filter (where {{ column }} is null or isnan({{ column }}::double)) as m{{ loop.index }}
-            {%- endif %}
-        {%- endfor %}
-    from scores
-),
-
+{% endfor %}
 columns_counted as (
     {%- for baseline, column, from, dist in columns %}
     select
@@ -213,15 +202,7 @@ final as (
     from tested
     cross join run
     {% if is_incremental() %}
-        where not exists (
-            select 1
-            from {{ this }} as recorded
-            where
-                recorded.as_of_date = run.as_of_date
-                and recorded.value_model = run.value_model
-                and recorded.churn_model = run.churn_model
-                and recorded.segment_model = run.segment_model
-        )
+        where {{ run_not_recorded('run') }}
     {% endif %}
 )
 

@@ -25,15 +25,7 @@ final as (
         scores.scored_at
     from scores
     {% if is_incremental() %}
-        where not exists (
-                select 1
-                from {{ this }} as recorded
-                where
-                    recorded.as_of_date = scores.as_of_date
-                    and recorded.value_model = scores.value_model
-                    and recorded.churn_model = scores.churn_model
-                    and recorded.segment_model = scores.segment_model
-            )
+        where {{ run_not_recorded('scores') }}
     {% endif %}
 )
 

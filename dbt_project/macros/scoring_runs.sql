@@ -1,0 +1,14 @@
+{#- A scoring run is its scoring date and the three model versions that scored it. The history
+    marts (score_history, monitor_drift) append a run only when it is not recorded yet, so that
+    scoring twice changes nothing. `run` names the relation carrying the run's columns. -#}
+{% macro run_not_recorded(run) %}
+    not exists (
+        select 1
+        from {{ this }} as recorded
+        where
+            recorded.as_of_date = {{ run }}.as_of_date
+            and recorded.value_model = {{ run }}.value_model
+            and recorded.churn_model = {{ run }}.churn_model
+            and recorded.segment_model = {{ run }}.segment_model
+    )
+{% endmacro %}
