@@ -34,7 +34,7 @@ def score_customers(
     variables: dict[str, object] | None = None,
     progress: Progress | None = None,
 ) -> ScoreResult:
-    """Run ``dbt build --select tag:scores``: customer_scores, segment_summary and score_history with their tests.
+    """Run ``dbt build --select tag:scores``: customer_scores, segment_summary, score_history, monitor_drift, tests.
 
     Parameters
     ----------
