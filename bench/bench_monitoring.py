@@ -86,7 +86,7 @@ def main() -> None:
             "SELECT predicted_clv, churn_probability, segment FROM customer_scores "
             "USING SAMPLE 100000 ROWS (reservoir, 1)"
         ).fetchnumpy()
-        features = feature_reference(X, FEATURES, seed=0)
+        features = feature_reference(X, FEATURES)
         references = {
             task: {b: {"features": features, "output": distribution(outputs[out])} for b in ("training", "scoring")}
             for task, out in (("value", "predicted_clv"), ("churn", "churn_probability"), ("segment", "segment"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,35 +61,26 @@ def score_customers(
         db, variables or make_settings().scoring_vars(), select="tag:scores", progress=progress, models_dir=root
     )
     with duckdb.connect(str(db), read_only=True) as con:
-        rows, value, churn, segment, scored_at = con.execute(
-            "SELECT count(*), any_value(value_model), any_value(churn_model), any_value(segment_model), "
-            "any_value(scored_at) FROM customer_scores"
+        rows, as_of, value, churn, segment, scored_at = con.execute(
+            "SELECT count(*), any_value(as_of_date), any_value(value_model), any_value(churn_model), "
+            "any_value(segment_model), any_value(scored_at) FROM customer_scores"
         ).fetchall()[0]
+        run = "as_of_date = ? AND value_model = ? AND churn_model = ? AND segment_model = ?"
+        key = [as_of, value, churn, segment]
         # The run was recorded now if its rows in the history carry this build's timestamp.
         recorded_at, runs = con.execute(
-            "SELECT (SELECT any_value(h.scored_at) FROM score_history h, (SELECT any_value(as_of_date) AS d "
-            "FROM customer_scores) c WHERE h.as_of_date = c.d AND h.value_model = ? AND h.churn_model = ? "
-            "AND h.segment_model = ?), (SELECT count(*) FROM (SELECT DISTINCT as_of_date, value_model, "
-            "churn_model, segment_model FROM score_history))",
-            [value, churn, segment],
+            f"SELECT (SELECT any_value(scored_at) FROM score_history WHERE {run}), (SELECT count(*) FROM "
+            "(SELECT DISTINCT as_of_date, value_model, churn_model, segment_model FROM score_history))",
+            key,
         ).fetchall()[0]
-        drift = dict(
-            con.execute(
-                "SELECT status, count(*) FROM monitor_drift WHERE baseline = 'scoring' AND as_of_date = "
-                "(SELECT any_value(as_of_date) FROM customer_scores) AND value_model = ? AND churn_model = ? "
-                "AND segment_model = ? GROUP BY 1",
-                [value, churn, segment],
-            ).fetchall()
-        )
-        measured = {
-            c
-            for (c,) in con.execute(
-                "SELECT DISTINCT CASE WHEN is_output THEN column_name ELSE 'features' END FROM monitor_drift "
-                "WHERE as_of_date = (SELECT any_value(as_of_date) FROM customer_scores) AND value_model = ? "
-                "AND churn_model = ? AND segment_model = ?",
-                [value, churn, segment],
-            ).fetchall()
-        }
+        # This run's drift rows: statuses on the scoring baseline, and which monitors it has at all.
+        measured_rows = con.execute(
+            f"SELECT baseline, status, CASE WHEN is_output THEN column_name ELSE 'features' END "
+            f"FROM monitor_drift WHERE {run}",
+            key,
+        ).fetchall()
+    drift = dict(Counter(status for baseline, status, _ in measured_rows if baseline == "scoring"))
+    measured = {monitor for _, _, monitor in measured_rows}
     unavailable = tuple(
         f"{what} drift ({model}'s card has no reference statistics: it was trained before monitoring)"
         for what, model in (

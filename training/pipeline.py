@@ -55,7 +55,7 @@ from duckdb_clv.training.models.mlp import MLP
 from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
 from duckdb_clv.training.models.segments import Segmenter
 from duckdb_clv.training.models.trees import HGB, Forest
-from duckdb_clv.training.reference import distribution, feature_reference, sample
+from duckdb_clv.training.reference import MAX_ROWS, distribution, feature_reference
 from duckdb_clv.training.settings import TrainSettings
 from duckdb_clv.udfs import registry
 from duckdb_clv.udfs.contract import FEATURES
@@ -319,11 +319,11 @@ def _references(train: Dataset, scoring_X: np.ndarray, seed: int) -> Callable[[o
     The training rows and the customers at the scoring cutoff (``training/reference.py``); the
     features' part is computed once and shared by every card of the run.
     """
-    rows = train.take(sample(len(train), seed))
-    scoring_rows = scoring_X[sample(len(scoring_X), seed)]
+    rows = train.take(sample_rows(len(train), MAX_ROWS, seed))
+    scoring_rows = scoring_X[sample_rows(len(scoring_X), MAX_ROWS, seed)]
     features = {
-        "training": feature_reference(rows.X, FEATURES, seed),
-        "scoring": feature_reference(scoring_rows, FEATURES, seed),
+        "training": feature_reference(rows.X, FEATURES),
+        "scoring": feature_reference(scoring_rows, FEATURES),
     }
 
     def reference(model: object) -> dict:
@@ -341,8 +341,8 @@ def _references(train: Dataset, scoring_X: np.ndarray, seed: int) -> Callable[[o
 
 def _references_on(X: np.ndarray, seed: int) -> Callable[[object], dict]:
     """References where the models were fitted on the scoring cutoff's own rows (no training cutoffs)."""
-    rows = X[sample(len(X), seed)]
-    features = feature_reference(rows, FEATURES, seed)
+    rows = X[sample_rows(len(X), MAX_ROWS, seed)]
+    features = feature_reference(rows, FEATURES)
 
     def reference(model: object) -> dict:
         output = distribution(model.predict(rows))

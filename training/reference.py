@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 QUANTILES = np.linspace(0.1, 0.9, 9)
-MAX_ROWS = 200_000  # rows summarised per baseline; a random sample beyond (seeded)
+MAX_ROWS = 200_000  # rows summarised per baseline; a seeded random sample beyond
 
 
 def distribution(values: np.ndarray) -> dict[str, object]:
@@ -34,9 +34,8 @@ def distribution(values: np.ndarray) -> dict[str, object]:
     if present.size == 0:
         # One bin that no value reaches: the missing share says it all.
         return {"edges": [], "shares": [1.0], "missing_share": missing, "rows": int(values.size)}
-    edges = np.unique(np.quantile(present, QUANTILES))
     # float32 storage: the edges must compare the same way to the values DuckDB reads.
-    edges = np.unique(edges.astype(np.float32).astype(np.float64))
+    edges = np.unique(np.quantile(present, QUANTILES).astype(np.float32).astype(np.float64))
     counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=edges.size + 1)
     return {
         "edges": [float(e) for e in edges],
@@ -46,14 +45,10 @@ def distribution(values: np.ndarray) -> dict[str, object]:
     }
 
 
-def sample(n: int, seed: int) -> np.ndarray:
-    """Row indices of at most ``MAX_ROWS`` rows, sorted, the same for the same n and seed."""
-    if n <= MAX_ROWS:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
+def feature_reference(X: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, object]]:
+    """The distribution of every feature column of ``X``, by name.
 
-
-def feature_reference(X: np.ndarray, names: Sequence[str], seed: int) -> dict[str, dict[str, object]]:
-    """The distribution of every feature column of ``X``, by name."""
-    rows = X[sample(len(X), seed)]
-    return {name: distribution(rows[:, j]) for j, name in enumerate(names)}
+    Callers pass a sample of at most ``MAX_ROWS`` rows (``dataset.sample_rows``), the same rows
+    they summarise the models' outputs on.
+    """
+    return {name: distribution(X[:, j]) for j, name in enumerate(names)}
