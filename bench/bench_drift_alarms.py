@@ -3,7 +3,8 @@
 On a loaded scenario shop (``clv generate --scenario NAME``, ``clv load``), the models are trained
 as of a first scoring date (on a copy of the data up to that day), then the shop is scored monthly
 for ``--months`` runs, each run's features built as of its date (point in time: nothing after the
-date is read), as a user re-scoring each month with the same models would. Every run lands in
+date is read) with the default latest training cutoff (a horizon before the run, the seasonal
+comparison's year-before customers), as a user re-scoring each month with the same models would. Every run lands in
 ``score_history`` and ``monitor_drift``; the script prints per run the columns at warning and
 alert, and the first run that alerts.
 
@@ -55,23 +56,32 @@ def main() -> None:
         # Score each month on the whole file, features as of that month's date.
         scored_db = work / "scores.duckdb"
         shutil.copyfile(args.db, scored_db)
-        training_cutoffs = [d.isoformat() for d in (dates[0] - dt.timedelta(days=1),)]
         for day in dates:
             began = time.perf_counter()
+            # One training cutoff, the default latest (a horizon before the run): the seasonal
+            # comparison's year-before customers, as a user's monthly build has it.
             monthly = make_settings(
-                db=str(scored_db), models_dir=str(models), as_of_date=day.isoformat(), training_cutoffs=training_cutoffs
+                db=str(scored_db), models_dir=str(models), as_of_date=day.isoformat(), n_training_cutoffs=1
             )
             pipeline.build(monthly)
             result = pipeline.score(monthly)
             with duckdb.connect(str(scored_db), read_only=True) as con:
                 flagged = con.execute(
-                    "SELECT status, string_agg(column_name || ' ' || round(psi, 2), ', ' ORDER BY psi DESC) "
-                    "FROM monitor_drift WHERE baseline = 'scoring' AND as_of_date = ? AND status != 'ok' GROUP BY 1",
+                    "SELECT baseline || ' ' || status, string_agg(column_name || ' ' || "
+                    "round(coalesce(shift, psi), 2), ', ' ORDER BY abs(coalesce(shift, psi)) DESC) "
+                    "FROM monitor_drift WHERE baseline != 'training' AND as_of_date = ? AND status != 'ok' "
+                    "GROUP BY 1 ORDER BY 1",
                     [day],
                 ).fetchall()
+                (orders_30d,) = con.execute(
+                    "SELECT any_value(shift) FROM monitor_drift WHERE baseline = 'seasonal' AND as_of_date = ? "
+                    "AND column_name = 'orders_30d'",
+                    [day],
+                ).fetchone()
             counts = result.drift
             print(
-                f"{day}: {counts.get('alert', 0)} alert, {counts.get('warning', 0)} warning "
+                f"{day}: {counts.get('alert', 0)} alert, {counts.get('warning', 0)} warning, seasonal shift "
+                f"of orders_30d {orders_30d if orders_30d is None else round(orders_30d, 3)} "
                 f"({time.perf_counter() - began:.0f} s)",
                 flush=True,
             )

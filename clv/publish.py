@@ -23,6 +23,7 @@ PUBLISHED = (
     "segment_summary",
     "score_history",
     "monitor_drift",
+    "monitor_accuracy",
     "fct_customer_features",
     "dim_customers",
 )

@@ -24,7 +24,7 @@ class ScoreResult:
     segment_model: str
     recorded: bool = True  # appended to score_history; False when the same run was recorded before
     history_runs: int = 1  # scoring runs in score_history after this one
-    drift: dict[str, int] = field(default_factory=dict)  # this run's columns by status ('ok', 'warning', 'alert')
+    drift: dict[str, int] = field(default_factory=dict)  # this run's seasonal and scoring rows by status
     unavailable: tuple[str, ...] = ()  # monitors without reference statistics in the model's card
     warnings: tuple[str, ...] = ()  # dbt tests of severity warn that found rows (drift alerts)
 
@@ -35,7 +35,7 @@ def score_customers(
     variables: dict[str, object] | None = None,
     progress: Progress | None = None,
 ) -> ScoreResult:
-    """Run ``dbt build --select tag:scores``: customer_scores, segment_summary, score_history, monitor_drift, tests.
+    """Run ``dbt build --select tag:scores``: customer_scores, segment_summary, score_history, the monitors, tests.
 
     Parameters
     ----------
@@ -73,16 +73,18 @@ def score_customers(
             "(SELECT DISTINCT as_of_date, value_model, churn_model, segment_model FROM score_history))",
             key,
         ).fetchall()[0]
-        # This run's drift rows: statuses on the scoring baseline, and which monitors it has at all.
+        # This run's drift rows: statuses of the alerting baselines, and which monitors it has at all.
         measured_rows = con.execute(
             f"SELECT baseline, status, CASE WHEN is_output THEN column_name ELSE 'features' END "
             f"FROM monitor_drift WHERE {run}",
             key,
         ).fetchall()
-    drift = dict(Counter(status for baseline, status, _ in measured_rows if baseline == "scoring"))
+    drift = dict(Counter(status for baseline, status, _ in measured_rows if baseline != "training"))
     measured = {monitor for _, _, monitor in measured_rows}
+    seasonal = any(baseline == "seasonal" for baseline, _, _ in measured_rows)
     unavailable = tuple(
-        f"{what} drift ({model}'s card has no reference statistics: it was trained before monitoring)"
+        f"{what} drift ({model}'s card has no reference statistics: it was trained before monitoring; "
+        "retrain to enable it)"
         for what, model in (
             ("features", value),
             ("predicted_clv", value),
@@ -91,6 +93,11 @@ def score_customers(
         )
         if what not in measured
     )
+    if "features" in measured and not seasonal:
+        unavailable += (
+            "seasonal drift (it needs a training cutoff about a year before the scoring date in this build and in "
+            f"the one {value} was trained on, and a card written since seasonal monitoring)",
+        )
     return ScoreResult(
         rows, value, churn, segment, recorded_at == scored_at, runs, drift, unavailable, tuple(built.warnings)
     )

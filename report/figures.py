@@ -99,7 +99,13 @@ def decile_figure(actual: np.ndarray, predictions: dict[str, np.ndarray]) -> str
     return _encode(fig)
 
 
-def forecast_figure(origins: list[str], totals: dict[str, list[float]], realised: list[float]) -> str:
+def forecast_figure(
+    origins: list[str],
+    totals: dict[str, list[float]],
+    realised: list[float],
+    xlabel: str = "forecast origin",
+    ylabel: str = "revenue over the horizon",
+) -> str:
     """Predicted total revenue over the horizon per forecast origin, beside what was realised."""
     fig, (ax,) = _figure(max(5.0, 1.6 * len(origins) * (len(totals) + 1)), 4)
     x = np.arange(len(origins))
@@ -108,8 +114,8 @@ def forecast_figure(origins: list[str], totals: dict[str, list[float]], realised
         ax.bar(x + i * width, values, width=width, label=name, color=PALETTE[i % len(PALETTE)])
     ax.bar(x + len(totals) * width, realised, width=width, label="realised", color="#444444")
     ax.set_xticks(x + 0.4 - width / 2, origins)
-    ax.set_xlabel("forecast origin")
-    ax.set_ylabel("revenue over the horizon")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     return _encode(fig)
@@ -169,6 +175,21 @@ def importance_figure(importances: list[Importance], title: str, metric: str, to
         [imp.feature for imp in shown], [imp.drop for imp in shown], xerr=[imp.std for imp in shown], color="#1f77b4"
     )
     ax.set_xlabel(f"fall in {metric} when the feature is shuffled")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    return _encode(fig)
+
+
+def drift_figure(columns: list[str], shifts: list[float], warning: float, alert: float, title: str) -> str:
+    """Horizontal bars of seasonal shifts, coloured by status, with the warning and alert lines."""
+    fig, (ax,) = _figure(7, 0.32 * len(columns) + 1.4)
+    colours = ["#b3261e" if abs(v) > alert else "#e8a317" if abs(v) > warning else "#1f77b4" for v in shifts]
+    ax.barh(columns[::-1], shifts[::-1], color=colours[::-1])
+    for level, style in ((warning, ":"), (alert, "--")):
+        for sign in (-1, 1):
+            ax.axvline(sign * level, color="#555555", linestyle=style, linewidth=1)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("seasonal shift (log ratio, or standard deviations for durations)")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
     return _encode(fig)

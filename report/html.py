@@ -44,6 +44,7 @@ SECTIONS = (
     "customers",
     "segments",
     "rfm",
+    "monitoring",
     "cards",
 )
 
@@ -310,6 +311,116 @@ def _backtest(path: Path | None) -> str:
     )
 
 
+def _drift_thresholds() -> tuple[float, float]:
+    """The seasonal shift's warning and alert thresholds, as the dbt project sets them."""
+    import yaml
+
+    from duckdb_clv.build import dbt_project_dir
+
+    variables = yaml.safe_load((dbt_project_dir() / "dbt_project.yml").read_text())["vars"]
+    return float(variables["drift_shift_warning"]), float(variables["drift_shift_alert"])
+
+
+def _monitoring(con: duckdb.DuckDBPyConnection) -> str:
+    """Predicted against realised over the scoring runs, the newest run's drift, and the alert list."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "monitor_drift" not in tables:
+        return '<p class="note">No scoring runs monitored yet: <code>clv score</code> records each run.</p>'
+    parts = []
+    if "monitor_accuracy" in tables:
+        runs = con.execute(
+            "SELECT as_of_date, value_model, horizon_share, predicted_total, predicted_to_date, realised_to_date, "
+            "total_ratio, normalized_gini, roc_auc, churn_rate, predicted_churn_rate FROM monitor_accuracy "
+            "ORDER BY as_of_date, measured_at"
+        ).fetchall()
+        dates = [str(r[0]) for r in runs]
+        labels = [f"{d}\n{r[1]}" if dates.count(d) > 1 else d for d, r in zip(dates, runs, strict=True)]
+        parts.append(
+            _img(
+                figures.forecast_figure(
+                    labels,
+                    {"predicted (pro rata of the horizon seen)": [r[4] for r in runs]},
+                    [r[5] for r in runs],
+                    xlabel="scoring run",
+                    ylabel="value over the horizon seen so far",
+                ),
+                "predicted against realised per scoring run",
+            )
+        )
+        parts.append(
+            _table(
+                [
+                    "scoring date",
+                    "value model",
+                    "horizon seen",
+                    "predicted",
+                    "realised so far",
+                    "total ratio",
+                    "normalized Gini",
+                    "churn ROC-AUC",
+                    "churn rate (predicted)",
+                ],
+                [
+                    [
+                        str(r[0]),
+                        r[1],
+                        f"{r[2]:.0%}",
+                        r[3],
+                        r[5],
+                        r[6],
+                        r[7],
+                        r[8],
+                        "" if r[9] is None else f"{r[9]:.1%} ({r[10]:.1%})",
+                    ]
+                    for r in runs
+                ],
+            )
+        )
+    newest = con.execute(
+        "SELECT as_of_date, value_model, churn_model, segment_model FROM monitor_drift "
+        "ORDER BY measured_at DESC LIMIT 1"
+    ).fetchone()
+    top = con.execute(
+        "SELECT column_name, shift FROM monitor_drift WHERE baseline = 'seasonal' AND as_of_date = ? "
+        "AND value_model = ? AND churn_model = ? AND segment_model = ? ORDER BY abs(shift) DESC LIMIT 15",
+        list(newest),
+    ).fetchall()
+    if top:
+        warning, alert = _drift_thresholds()
+        parts.append(
+            _img(
+                figures.drift_figure(
+                    [c for c, _ in top],
+                    [v for _, v in top],
+                    warning,
+                    alert,
+                    f"Largest seasonal shifts, run of {newest[0]}",
+                ),
+                "top drifting features",
+            )
+        )
+    else:
+        parts.append(
+            f'<p class="note">The run of {html.escape(str(newest[0]))} has no seasonal comparison (it needs a training '
+            "cutoff about a year before the scoring date).</p>"
+        )
+    flagged = con.execute(
+        "SELECT as_of_date, value_model, baseline, column_name, shift, psi, status FROM monitor_drift "
+        "WHERE status IN ('warning', 'alert') ORDER BY measured_at DESC, status = 'alert' DESC, "
+        "coalesce(abs(shift), psi) DESC LIMIT 60"
+    ).fetchall()
+    if flagged:
+        parts.append(
+            _table(
+                ["scoring date", "value model", "baseline", "column", "seasonal shift", "PSI", "status"],
+                [[str(r[0]), *r[1:]] for r in flagged],
+            )
+        )
+    else:
+        parts.append('<p class="note">No warnings or alerts in any monitored run.</p>')
+    return "".join(parts)
+
+
 def _dropped(models_dir: Path) -> str:
     run = registry.last_run(models_dir)
     if run is None:
@@ -371,6 +482,7 @@ def write_report(
     say("reading the scored customers")
     with connect(db) as con:
         scored = _scored(con)
+        monitoring = _monitoring(con)
     segment_pointer = registry.champion(models_dir, "segment")
     segment_card = (
         registry.read_card(models_dir, segment_pointer["name"], segment_pointer["version"]) if segment_pointer else None
@@ -466,6 +578,15 @@ def write_report(
         ),
         _section("segments", "Segments", "K-means segments on standardized RFM and behaviour features.", segments),
         _section("rfm", "RFM heatmap", "Each cell: mean predicted CLV (colour, first number) and customers.", rfm),
+        _section(
+            "monitoring",
+            "Monitoring: how past scoring runs turned out, and drift",
+            "Every clv score run is kept (score_history). Once the loaded data covers a run's horizon its "
+            "prediction meets what happened (monitor_accuracy; before that, pro rata of the share seen). Drift: "
+            "each feature's year-over-year change against the one the models were trained in "
+            "(docs/MONITORING.md).",
+            monitoring,
+        ),
         _section("cards", "Model cards", "The champions serving each task.", _cards(models_dir)),
     ]
     nav = "".join(f'<a href="#{sid}">{sid}</a>' for sid in SECTIONS)

@@ -55,7 +55,7 @@ from duckdb_clv.training.models.mlp import MLP
 from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
 from duckdb_clv.training.models.segments import Segmenter
 from duckdb_clv.training.models.trees import HGB, Forest
-from duckdb_clv.training.reference import MAX_ROWS, distribution, feature_reference
+from duckdb_clv.training.reference import MAX_ROWS, distribution, feature_reference, seasonal_reference
 from duckdb_clv.training.settings import TrainSettings
 from duckdb_clv.udfs import registry
 from duckdb_clv.udfs.contract import FEATURES
@@ -256,6 +256,8 @@ def train_models(
     # Every customer's rows at every cutoff of the run (the split uses them all): the BG/NBD fits
     # at those cutoffs need no labels. The full matrix goes once they are fitted.
     ctx.btyd = _fit_baseline(data, scoring.X, info, settings, failures, log)
+    latest = max(info.training_cutoffs)
+    seasonal = seasonal_reference(scoring.X, data.at(latest).X, FEATURES, info.scoring_cutoff, latest)
     del data
     result.seconds["btyd_fit"] = time.perf_counter() - start
     candidates = _fit_candidates(train, validation, settings, ctx, log, result.seconds, failures)
@@ -307,17 +309,17 @@ def train_models(
         "training_rows": {"train": len(train), "validation": len(validation), "test": len(test)},
         "seed": settings.seed,
     }
-    _register_all(models_dir, exported, common, result, _references(train, scoring.X, settings.seed))
+    _register_all(models_dir, exported, common, result, _references(train, scoring.X, seasonal, settings.seed))
     _choose_champions(models_dir, result)
     _record_run(models_dir, result)
     return result
 
 
-def _references(train: Dataset, scoring_X: np.ndarray, seed: int) -> Callable[[object], dict]:
+def _references(train: Dataset, scoring_X: np.ndarray, seasonal: dict, seed: int) -> Callable[[object], dict]:
     """For each model: reference distributions of the features and of its output, on two baselines.
 
-    The training rows and the customers at the scoring cutoff (``training/reference.py``); the
-    features' part is computed once and shared by every card of the run.
+    The training rows and the customers at the scoring cutoff (``training/reference.py``), and the
+    seasonal moments; the features' part is computed once and shared by every card of the run.
     """
     rows = train.take(sample_rows(len(train), MAX_ROWS, seed))
     scoring_rows = scoring_X[sample_rows(len(scoring_X), MAX_ROWS, seed)]
@@ -334,7 +336,7 @@ def _references(train: Dataset, scoring_X: np.ndarray, seed: int) -> Callable[[o
         return {
             baseline: {"features": features[baseline], "output": distribution(output)}
             for baseline, output in (("training", on_training), ("scoring", model.predict(scoring_rows)))
-        }
+        } | {"seasonal": seasonal}
 
     return reference
 

@@ -7,7 +7,7 @@ import argparse
 from duckdb_clv import console
 from duckdb_clv.commands import Command
 from duckdb_clv.commands import options as opt
-from duckdb_clv.monitor import LEVELS, drift_findings
+from duckdb_clv.monitor import LEVELS, drift_findings, run_accuracy
 from duckdb_clv.settings import Settings
 
 
@@ -16,23 +16,42 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
     console.out.print(f"{report.runs:,} scoring runs with drift measured in {settings.db}; the newest {report.shown}:")
     if report.findings:
         console.table(
-            "Drift warnings and alerts, newest run first (monitor_drift, scoring baseline)",
-            ["scoring date", "models", "column", "psi", "ks", "missing change", "status"],
+            "Drift warnings and alerts, newest run first (monitor_drift)",
+            ["scoring date", "models", "baseline", "column", "seasonal shift (z)", "psi", "missing change", "status"],
             [
                 [
                     str(f.as_of_date),
                     f.models,
+                    f.baseline,
                     f.column,
-                    f"{f.psi:.3f}",
-                    f"{f.ks_distance:.3f}",
-                    f"{f.missing_share_change:+.3f}",
+                    "" if f.shift is None else f"{f.shift:+.3f} ({f.shift_z:+.1f})",
+                    "" if f.psi is None else f"{f.psi:.3f}",
+                    "" if f.missing_share_change is None else f"{f.missing_share_change:+.3f}",
                     f.status,
                 ]
                 for f in report.findings
             ],
         )
     else:
-        console.out.print("No drift warnings or alerts: every column's PSI is at or below the warning threshold.")
+        console.out.print("No drift warnings or alerts: every column is within the thresholds (docs/MONITORING.md).")
+    accuracy = run_accuracy(settings.db, args.runs)
+    if accuracy:
+        console.table(
+            "How the runs turned out so far (monitor_accuracy; blank until the window has elapsed)",
+            ["scoring date", "horizon seen", "total ratio", "to-date ratio", "gini", "churn AUC", "churn rate"],
+            [
+                [
+                    str(a.as_of_date),
+                    f"{a.horizon_share:.0%}",
+                    _figure(a.total_ratio),
+                    _figure(a.to_date_ratio),
+                    _figure(a.normalized_gini),
+                    _figure(a.roc_auc),
+                    "" if a.churn_rate is None else f"{a.churn_rate:.1%} (predicted {a.predicted_churn_rate:.1%})",
+                ]
+                for a in accuracy
+            ],
+        )
     if args.fail_on:
         failing = report.newest_at_least(args.fail_on)
         if failing:
@@ -42,6 +61,10 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 1
     return 0
+
+
+def _figure(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -57,9 +80,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 MONITOR = Command(
     "monitor",
     help="show drift warnings and alerts of the latest scoring runs (monitor_drift)",
-    description="List the columns whose population stability index against the model cards' reference warns "
-    "(above 0.1) or alerts (above 0.2), newest scoring run first. Works on the working or the published "
-    "database. See docs/MONITORING.md.",
+    description="List the columns that warn or alert, newest scoring run first: a seasonal shift (the "
+    "year-over-year change of a feature against the one at training time) above 0.15 warns and above 0.3 "
+    "alerts; a population stability index against the training run's customers above 0.2 warns and above 0.5 "
+    "alerts. Works on the working or the published database. See docs/MONITORING.md.",
     arguments=_arguments,
     handler=_monitor,
 )

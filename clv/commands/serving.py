@@ -23,9 +23,9 @@ def print_score(result: ScoreResult) -> None:
     console.out.print(f"This run is {history} score_history, which holds {result.history_runs:,} scoring runs.")
     if result.drift:
         counts = ", ".join(f"{result.drift.get(s, 0)} {s}" for s in ("alert", "warning", "ok"))
-        console.out.print(f"Drift since the training run's scoring date (monitor_drift): {counts}.")
+        console.out.print(f"Drift since the models were trained (monitor_drift, seasonal and scoring): {counts}.")
     for line in result.unavailable:
-        console.out.print(f"Unavailable: {line}; retrain to enable it.")
+        console.out.print(f"Unavailable: {line}.")
     for line in result.warnings:
         console.out.print(f"dbt warns: {line}")
 

@@ -12,3 +12,11 @@
             and recorded.segment_model = {{ run }}.segment_model
     )
 {% endmacro %}
+
+{#- Join condition: the rows of `left` and `right` belong to the same scoring run. -#}
+{% macro same_run(left, right) -%}
+    {{ left }}.as_of_date = {{ right }}.as_of_date
+    and {{ left }}.value_model = {{ right }}.value_model
+    and {{ left }}.churn_model = {{ right }}.churn_model
+    and {{ left }}.segment_model = {{ right }}.segment_model
+{%- endmacro %}

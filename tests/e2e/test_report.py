@@ -19,8 +19,9 @@ from tests.conftest import copy_db
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
-# gain, deciles, ROC, calibration, two importances, distribution, tiers, segments, RFM heatmap
-CHARTS = 10
+# gain, deciles, ROC, calibration, two importances, distribution, tiers, segments, RFM heatmap,
+# predicted against realised per scoring run, seasonal shifts
+CHARTS = 12
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,16 @@ def test_before_scoring_the_customer_sections_say_what_to_run(trained, tmp_path)
     page = result.path.read_text(encoding="utf-8")
     assert page.count("run <code>clv score</code>") == 3
     assert "No backtest found" in page and "Run <code>clv backtest</code>" in page
-    assert result.images == CHARTS - 4
+    assert result.images == CHARTS - 6
+    assert "No scoring runs monitored yet" in page
+
+
+def test_the_monitoring_page_shows_each_run_and_its_drift(report, scored):
+    _, page = report
+    monitoring = page[page.index('<section id="monitoring">') : page.index('<section id="cards">')]
+    # One scoring run, its horizon not yet observed, and its drift (none: scored on its own reference).
+    assert "<td>2026-01-01</td>" in monitoring and "<td>0%</td>" in monitoring
+    assert monitoring.count("<img") == 2 and "No warnings or alerts in any monitored run" in monitoring
 
 
 def test_clv_report_from_the_command_line(scored, tmp_path, capsys):

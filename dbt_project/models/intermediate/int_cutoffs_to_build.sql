@@ -1,6 +1,8 @@
 -- The cutoffs this run computes features for. Features of a cutoff depend only on data on or
--- before it, so a cutoff already in fct_customer_features stays valid as new data arrives: an
--- incremental run builds only new cutoffs and the scoring cutoff. --full-refresh builds all.
+-- before it, so a training cutoff already in fct_customer_features stays valid as new data
+-- arrives: an incremental run builds only new cutoffs and the scoring cutoff. A cutoff built for
+-- scoring that has become a training cutoff is built again: it was computed before its day's data
+-- had all arrived, and its role changes. --full-refresh builds all.
 {%- set existing = adapter.get_relation(
     database=target.database, schema=target.schema, identifier='fct_customer_features'
 ) %}
@@ -18,7 +20,9 @@ final as (
     {% if existing is not none and not flags.FULL_REFRESH %}
         where
             cutoffs.cutoff_role = 'scoring'
-            or cutoffs.cutoff_date not in (select distinct built.cutoff_date from {{ existing }} as built)
+            or (cutoffs.cutoff_date, cutoffs.cutoff_role) not in (
+                select distinct (built.cutoff_date, built.cutoff_role) from {{ existing }} as built
+            )
     {% endif %}
 )
 

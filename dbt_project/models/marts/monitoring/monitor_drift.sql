@@ -1,16 +1,28 @@
--- Drift of each scoring run against the reference distributions in the champions' model cards:
--- one row per scoring run (scoring date and model versions), baseline and column (every feature,
--- and each model's output). The reference cut every column into decile bins (training/reference.py);
--- here the run's values are counted into the same bins with DuckDB's histogram(x, boundaries), and
--- compared: population stability index (PSI, over the bins plus a bin for missing values), the
--- Kolmogorov-Smirnov distance between the binned distributions of present values with its
--- asymptotic p-value, and the missing share against the reference's. status: 'alert' above
--- var drift_alert_psi, 'warning' above drift_warning_psi, on the 'scoring' baseline (the customers
--- the model was put to work on); the 'training' baseline is reported beside it.
+-- Drift of each scoring run: one row per scoring run (scoring date and model versions), baseline
+-- and column. Three baselines (docs/MONITORING.md):
+--
+-- 'scoring' and 'training': the reference distributions in the champions' model cards, decile
+-- bins of every feature and output (training/reference.py). The run's values are counted into
+-- the same bins with DuckDB's histogram(x, boundaries) and compared: population stability index
+-- (PSI, over the bins plus a bin for missing values), the Kolmogorov-Smirnov distance between
+-- the binned present values with its asymptotic p-value, and the missing share. On 'scoring'
+-- (the customers the model was put to work on) PSI above var drift_psi_warning warns and above
+-- drift_psi_alert alerts: set well above the 0.2 of custom, as every shop's base ages and grows
+-- away from a fixed reference (a steady shop's tenure reached 0.27 in a year). 'training' is
+-- reported.
+--
+-- 'seasonal': each feature's year-over-year change (this run's customers against the latest
+-- training cutoff of this build, about a year earlier), less the same change at training time
+-- (stored in the card): a log ratio of means for rates, counts and amounts, a difference in
+-- reference standard deviations for durations. Season and steady ageing cancel; a change in the
+-- shop's dynamics does not. It alerts above var drift_shift_alert (activity features only, as
+-- the card marks them: training/reference.py ALERTING_FEATURES), warns above
+-- drift_shift_warning, when also beyond drift_shift_min_z standard errors.
 --
 -- Appended by `clv score` with score_history; a run already recorded is not counted again. A card
--- without reference statistics (trained before monitoring) gives no rows for its columns; `clv
--- score` says which monitors are unavailable.
+-- without reference statistics (trained before monitoring) gives no rows for its columns, a build
+-- without a training cutoff a year before the run no seasonal rows; `clv score` says which
+-- monitors are unavailable.
 {{ config(materialized='incremental', full_refresh=false, on_schema_change='fail') }}
 
 {%- set references = {} -%}
@@ -18,6 +30,16 @@
     {%- for task in ['value', 'churn', 'segment'] -%}
         {%- set found = run_query("select clv_reference('" ~ task ~ "')").columns[0].values()[0] -%}
         {%- do references.update({task: fromjson(found) if found else none}) -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set seasonal = references['value'].get('seasonal') if references.get('value') else none -%}
+{%- set seasonal_columns = [] -%}
+{%- if seasonal -%}
+    {%- for feature, moments in seasonal['features'].items() -%}
+        {%- set now, before = moments['scoring'], moments['year_before'] -%}
+        {%- if now['mean'] is not none and before['mean'] is not none and now['variance'] -%}
+            {%- do seasonal_columns.append((feature, moments['kind'], now, before, moments.get('alerts', true))) -%}
+        {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
 {%- set outputs = {'value': 'predicted_clv', 'churn': 'churn_probability', 'segment': 'segment'} -%}
@@ -171,35 +193,185 @@ tested as (
     from effective
 ),
 
+year_before_cutoff as (
+    -- The seasonal comparison: this run's customers and the shop at the latest training cutoff.
+    select max(cutoff_date) as cutoff_date
+    from {{ ref('int_cutoffs') }}
+    where cutoff_role = 'training'
+),
+
+year_before as (
+    select features.*
+    from {{ ref('fct_customer_features') }} as features
+    inner join year_before_cutoff on features.cutoff_date = year_before_cutoff.cutoff_date
+    where features.cutoff_role = 'training'
+),
+
+{%- for source in ['scoring', 'year_before'] %}
+{{ source }}_moments as (
+    -- Missing features are NULL, which the aggregates skip (a FILTER against NaN would triple the
+    -- cost; a NaN feature makes its shift NaN, which alerts or warns).
+    select
+        count(*) as rows_counted
+        {%- for feature, kind, now, before, alerts in seasonal_columns %},
+            count({{ feature }}) as n{{ loop.index }},
+            avg({{ feature }}) as m{{ loop.index }},
+            var_samp({{ feature }}) as v{{ loop.index }}
+        {%- endfor %}
+    from {{ source }}
+),
+{% endfor %}
+seasonal_measured as (
+    {%- for feature, kind, now, before, alerts in seasonal_columns %}
+    select
+        '{{ feature }}' as column_name,
+        '{{ kind }}' as kind,
+        {{ 'true' if alerts else 'false' }} as alerts,
+        now_.rows_counted,
+        now_.n{{ loop.index }}::double as n_now,
+        now_.m{{ loop.index }} as m_now,
+        now_.v{{ loop.index }} as v_now,
+        before_.n{{ loop.index }}::double as n_before,
+        before_.m{{ loop.index }} as m_before,
+        before_.v{{ loop.index }} as v_before,
+        {{ now['rows'] }}::double as n_ref,
+        {{ now['mean'] }}::double as m_ref,
+        {{ now['variance'] }}::double as v_ref,
+        {{ before['rows'] }}::double as n_ref_before,
+        {{ before['mean'] }}::double as m_ref_before,
+        {{ before['variance'] }}::double as v_ref_before
+    from scoring_moments as now_
+    cross join year_before_moments as before_
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- else %}
+        select
+            null::varchar as column_name,
+            null::varchar as kind,
+            null::boolean as alerts,
+            null::bigint as rows_counted,
+            null::double as n_now,
+            null::double as m_now,
+            null::double as v_now,
+            null::double as n_before,
+            null::double as m_before,
+            null::double as v_before,
+            null::double as n_ref,
+            null::double as m_ref,
+            null::double as v_ref,
+            null::double as n_ref_before,
+            null::double as m_ref_before,
+            null::double as v_ref_before
+        where false
+    {%- endfor %}
+),
+
+seasonal_gap as (
+    -- Both comparisons span about a year, or the seasons would not cancel.
+    select
+        run.as_of_date - year_before_cutoff.cutoff_date between 335 and 400
+        {%- if seasonal %}
+            and date '{{ seasonal["scoring_date"] }}' - date '{{ seasonal["year_before_date"] }}' between 335 and 400
+        {%- endif %} as comparable
+    from run
+    cross join year_before_cutoff
+),
+
+seasonal_shifted as (
+    -- A ratio feature's means are floored just above zero: a count that stops entirely is a
+    -- shift far beyond any threshold, not a division by zero. Standard errors by the delta method.
+    select
+        column_name,
+        alerts,
+        rows_counted,
+        case
+            when kind = 'ratio'
+                then ln(greatest(m_now, 1e-12) / greatest(m_before, 1e-12)) - ln(m_ref / m_ref_before)
+            else ((m_now - m_before) - (m_ref - m_ref_before)) / sqrt(v_ref)
+        end as shift,
+        case
+            when kind = 'ratio' then sqrt(
+                v_now / nullif(n_now * pow(greatest(m_now, 1e-12), 2), 0)
+                + v_before / nullif(n_before * pow(greatest(m_before, 1e-12), 2), 0)
+                + v_ref / (n_ref * pow(m_ref, 2))
+                + v_ref_before / (n_ref_before * pow(m_ref_before, 2))
+            )
+            else sqrt(
+                v_now / nullif(n_now, 0) + v_before / nullif(n_before, 0) + v_ref / n_ref + v_ref_before / n_ref_before
+            ) / sqrt(v_ref)
+        end as shift_error
+    from seasonal_measured
+    where (select seasonal_gap.comparable from seasonal_gap)
+),
+
+compared as (
+    select
+        baseline,
+        column_name,
+        is_output,
+        rows_counted,
+        psi,
+        ks_distance,
+        -- Q_KS(lambda) = 2 sum_k (-1)^(k-1) exp(-2 k^2 lambda^2), three terms (enough where p < 1).
+        least(1.0, greatest(0.0, 2 * (
+            exp(-2 * pow(ks_lambda, 2))
+            - exp(-8 * pow(ks_lambda, 2))
+            + exp(-18 * pow(ks_lambda, 2))
+        ))) as ks_p_value,
+        missing_share,
+        reference_missing_share,
+        null::double as shift,
+        null::double as shift_z,
+        false as alerts
+    from tested
+    union all
+    select
+        'seasonal' as baseline,
+        column_name,
+        false as is_output,
+        rows_counted,
+        null::double as psi,
+        null::double as ks_distance,
+        null::double as ks_p_value,
+        null::double as missing_share,
+        null::double as reference_missing_share,
+        shift,
+        shift / nullif(shift_error, 0) as shift_z,
+        alerts
+    from seasonal_shifted
+),
+
 final as (
     select
         run.as_of_date,
         run.value_model,
         run.churn_model,
         run.segment_model,
-        tested.baseline,
-        tested.column_name,
-        tested.is_output,
-        tested.rows_counted,
-        tested.psi,
-        tested.ks_distance,
-        -- Q_KS(lambda) = 2 sum_k (-1)^(k-1) exp(-2 k^2 lambda^2), three terms (enough where p < 1).
-        least(1.0, greatest(0.0, 2 * (
-            exp(-2 * pow(tested.ks_lambda, 2))
-            - exp(-8 * pow(tested.ks_lambda, 2))
-            + exp(-18 * pow(tested.ks_lambda, 2))
-        ))) as ks_p_value,
-        tested.missing_share,
-        tested.reference_missing_share,
-        tested.missing_share - tested.reference_missing_share as missing_share_change,
+        compared.baseline,
+        compared.column_name,
+        compared.is_output,
+        compared.rows_counted,
+        compared.psi,
+        compared.ks_distance,
+        compared.ks_p_value,
+        compared.missing_share,
+        compared.reference_missing_share,
+        compared.missing_share - compared.reference_missing_share as missing_share_change,
+        compared.shift,
+        compared.shift_z,
         case
-            when tested.baseline != 'scoring' then 'reported'
-            when tested.psi > {{ var('drift_alert_psi') }} then 'alert'
-            when tested.psi > {{ var('drift_warning_psi') }} then 'warning'
+            when compared.baseline = 'training' then 'reported'
+            when compared.baseline = 'scoring' and compared.psi > {{ var('drift_psi_alert') }} then 'alert'
+            when compared.baseline = 'scoring' and compared.psi > {{ var('drift_psi_warning') }} then 'warning'
+            when compared.baseline = 'scoring' then 'ok'
+            when abs(compared.shift_z) <= {{ var('drift_shift_min_z') }} then 'ok'
+            when compared.alerts and abs(compared.shift) > {{ var('drift_shift_alert') }} then 'alert'
+            when abs(compared.shift) > {{ var('drift_shift_warning') }} then 'warning'
             else 'ok'
         end as status,
         current_timestamp as measured_at
-    from tested
+    from compared
     cross join run
     {% if is_incremental() %}
         where {{ run_not_recorded('run') }}
