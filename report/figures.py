@@ -180,16 +180,13 @@ def importance_figure(importances: list[Importance], title: str, metric: str, to
     return _encode(fig)
 
 
-def drift_figure(columns: list[str], shifts: list[float], warning: float, alert: float, title: str) -> str:
-    """Horizontal bars of seasonal shifts, coloured by status, with the warning and alert lines."""
+def drift_figure(columns: list[str], shifts: list[float], statuses: list[str], title: str) -> str:
+    """Horizontal bars of seasonal shifts, coloured by the status the monitor gave each."""
     fig, (ax,) = _figure(7, 0.32 * len(columns) + 1.4)
-    colours = ["#b3261e" if abs(v) > alert else "#e8a317" if abs(v) > warning else "#1f77b4" for v in shifts]
-    ax.barh(columns[::-1], shifts[::-1], color=colours[::-1])
-    for level, style in ((warning, ":"), (alert, "--")):
-        for sign in (-1, 1):
-            ax.axvline(sign * level, color="#555555", linestyle=style, linewidth=1)
+    colours = {"alert": "#b3261e", "warning": "#e8a317"}
+    ax.barh(columns[::-1], shifts[::-1], color=[colours.get(s, "#1f77b4") for s in statuses[::-1]])
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("seasonal shift (log ratio, or standard deviations for durations)")
+    ax.set_xlabel("seasonal shift (log ratio, or standard deviations for durations); red alert, amber warning")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
     return _encode(fig)

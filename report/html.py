@@ -311,16 +311,6 @@ def _backtest(path: Path | None) -> str:
     )
 
 
-def _drift_thresholds() -> tuple[float, float]:
-    """The seasonal shift's warning and alert thresholds, as the dbt project sets them."""
-    import yaml
-
-    from duckdb_clv.build import dbt_project_dir
-
-    variables = yaml.safe_load((dbt_project_dir() / "dbt_project.yml").read_text())["vars"]
-    return float(variables["drift_shift_warning"]), float(variables["drift_shift_alert"])
-
-
 def _monitoring(con: duckdb.DuckDBPyConnection) -> str:
     """Predicted against realised over the scoring runs, the newest run's drift, and the alert list."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -381,19 +371,17 @@ def _monitoring(con: duckdb.DuckDBPyConnection) -> str:
         "ORDER BY measured_at DESC LIMIT 1"
     ).fetchone()
     top = con.execute(
-        "SELECT column_name, shift FROM monitor_drift WHERE baseline = 'seasonal' AND as_of_date = ? "
+        "SELECT column_name, shift, status FROM monitor_drift WHERE baseline = 'seasonal' AND as_of_date = ? "
         "AND value_model = ? AND churn_model = ? AND segment_model = ? ORDER BY abs(shift) DESC LIMIT 15",
         list(newest),
     ).fetchall()
     if top:
-        warning, alert = _drift_thresholds()
         parts.append(
             _img(
                 figures.drift_figure(
-                    [c for c, _ in top],
-                    [v for _, v in top],
-                    warning,
-                    alert,
+                    [r[0] for r in top],
+                    [r[1] for r in top],
+                    [r[2] for r in top],
                     f"Largest seasonal shifts, run of {newest[0]}",
                 ),
                 "top drifting features",

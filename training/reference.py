@@ -63,6 +63,14 @@ ALERTING_FEATURES = frozenset(
 )
 
 
+# Columns the seasonal comparison derives from the features: the share of customers acquired in
+# the last 30 days (tenure under 30 days), a flow that a change of acquisition moves at once while
+# the tenure distribution only drifts. monitor_drift computes the same expression in SQL
+# (``seasonal_derived`` there); keep the two in step.
+NEW_CUSTOMER_DAYS = 30
+DERIVED = {"new_customers_30d": "tenure_days"}
+
+
 def distribution(values: np.ndarray) -> dict[str, object]:
     """Decile edges of the non-missing values, each bin's share of them, and the missing share.
 
@@ -133,8 +141,9 @@ def seasonal_reference(
     -------
     dict
         ``{"scoring_date", "year_before_date", "features": {name: {"kind", "alerts", "scoring",
-        "year_before"}}}`` where ``kind`` is ``difference`` or ``ratio``, ``alerts`` whether its
-        shift may alert (``ALERTING_FEATURES``) or only warn, and each side holds ``moments``.
+        "year_before"}}}``, every feature and the derived ``new_customers_30d``, where ``kind``
+        is ``difference`` or ``ratio``, ``alerts`` whether its shift may alert
+        (``ALERTING_FEATURES``) or only warn, and each side holds ``moments``.
     """
     features: dict[str, object] = {}
     for j, name in enumerate(names):
@@ -143,6 +152,13 @@ def seasonal_reference(
         signed = None in means or min(means) <= 0
         kind = "difference" if name in DIFFERENCE_FEATURES or signed else "ratio"
         features[name] = {"kind": kind, "alerts": name in ALERTING_FEATURES, "scoring": now, "year_before": before}
+    tenure = list(names).index(DERIVED["new_customers_30d"])
+    features["new_customers_30d"] = {
+        "kind": "ratio",
+        "alerts": True,
+        "scoring": moments((scoring_X[:, tenure] < NEW_CUSTOMER_DAYS).astype(np.float64)),
+        "year_before": moments((year_before_X[:, tenure] < NEW_CUSTOMER_DAYS).astype(np.float64)),
+    }
     return {
         "scoring_date": scoring_date.isoformat(),
         "year_before_date": year_before_date.isoformat(),

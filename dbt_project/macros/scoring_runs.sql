@@ -20,3 +20,16 @@
     and {{ left }}.churn_model = {{ right }}.churn_model
     and {{ left }}.segment_model = {{ right }}.segment_model
 {%- endmacro %}
+
+{#- monitor_accuracy keeps a run once its churn window and horizon have both elapsed: `run` names
+    the relation carrying the run's columns, true when the run is not kept yet. -#}
+{% macro run_not_final(run) %}
+    not exists (
+        select 1
+        from {{ this }} as final_runs
+        where
+            {{ same_run('final_runs', run) }}
+            and final_runs.value_matured
+            and final_runs.churn_matured
+    )
+{% endmacro %}

@@ -121,6 +121,10 @@ class ShopParams:
     # every acquisition in the period's first that many days instead (one launch campaign).
     cohort_growth_per_year: float = 0.45
     acquisition_window_days: int = 0
+    # A change of acquisition: from acquisition_change_start (a date; empty for none) the daily
+    # intake of new customers is multiplied by acquisition_change_factor.
+    acquisition_change_start: str = ""
+    acquisition_change_factor: float = 1.0
     # A shock: from shock_start (a date; empty for none) purchase rates of every customer are
     # multiplied by shock_depth for shock_weeks weeks, then by shock_recovery from then on.
     shock_start: str = ""

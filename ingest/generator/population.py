@@ -58,13 +58,20 @@ def sample_hours(rng: np.random.Generator, n: int) -> np.ndarray:
 def acquisition_days(spec: ShopSpec, rng: np.random.Generator) -> np.ndarray:
     """Acquisition times in growing cohorts: daily intake grows exponentially and peaks in Q4.
 
-    With ``acquisition_window_days`` set, the same curve is confined to the period's first days.
+    With ``acquisition_window_days`` set, the same curve is confined to the period's first days;
+    with ``acquisition_change_start`` set, intake is multiplied by ``acquisition_change_factor`` from
+    that day.
     """
     window = spec.params.acquisition_window_days
     days = min(window, spec.days) if window > 0 else spec.days
     t = np.arange(days)
     intake = np.exp(np.log1p(spec.params.cohort_growth_per_year) * t / 365.25)
     intake *= day_season(spec.start, days, spec.params.seasonal)
+    if spec.params.acquisition_change_start:
+        changes = np.datetime64(spec.params.acquisition_change_start, "D")
+        intake *= np.where(
+            spec.start + t.astype("timedelta64[D]") >= changes, spec.params.acquisition_change_factor, 1.0
+        )
     day = rng.choice(days, size=spec.customers, p=intake / intake.sum())
     return np.sort(day + sample_hours(rng, spec.customers))
 

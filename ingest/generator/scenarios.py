@@ -4,8 +4,8 @@ Each scenario changes a few parameters of the documented model (and, where the s
 size or time, the number of customers or the period), so the same simulator, oracle and loader
 serve it. ``clv generate --scenario NAME`` writes one; ``tests/e2e/test_unusual_shops.py`` runs
 the whole pipeline on each unusual shape, and ``docs/RELIABILITY.md`` records which shapes score
-and which stop. The shift scenarios (``steady``, ``closed-cohort``, ``slowing``, ``shock``) change
-the customer base over time, for backtests.
+and which stop. The shift scenarios (``steady``, ``closed-cohort``, ``slowing``, ``shock``,
+``acquisition-drop``) change the customer base over time, for backtests and drift monitoring.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class Scenario:
 
     name: str
     description: str
-    params: dict[str, float | int] = field(default_factory=dict)
+    params: dict[str, float | int | str] = field(default_factory=dict)
     customers: int | None = None
     start: str | None = None
     end: str | None = None
@@ -75,6 +75,11 @@ SCENARIOS: dict[str, Scenario] = {
             "slowing",
             "acquisition falls steadily: each year brings 60 % fewer new customers than the last",
             {"cohort_growth_per_year": -0.6},
+        ),
+        Scenario(
+            "acquisition-drop",
+            "new customers fall to a third from 2024-06-01 (a budget cut), the customers already won unchanged",
+            {"acquisition_change_start": "2024-06-01", "acquisition_change_factor": 1 / 3},
         ),
         Scenario(
             "shock",

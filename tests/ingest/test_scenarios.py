@@ -53,6 +53,25 @@ def test_slowing_acquisition_falls_year_after_year(shops):
     assert len(counts) == 4 and all(b < 0.6 * a for a, b in itertools.pairwise(counts))
 
 
+def test_an_acquisition_drop_cuts_new_customers_from_its_date(tmp_path):
+    params = scenario("acquisition-drop").shop_params()
+    shop = generate_shop(tmp_path / "shop", customers=CUSTOMERS, seed=5, params=params, workers=2)
+    steady = generate_shop(tmp_path / "steady", customers=CUSTOMERS, seed=5, workers=2)
+
+    def acquired(truth, start: str, end: str) -> int:
+        where = f"acquired_at >= DATE '{start}' AND acquired_at < DATE '{end}'"
+        return _one(f"SELECT count(*) FROM read_parquet('{truth}') WHERE {where}")[0]
+
+    # Against the same shop without the drop: the three months after 2024-06-01 bring a third
+    # as many customers relative to the three months before (every day's share is rescaled).
+    ratios = [
+        acquired(g.files["ground_truth"], "2024-06-01", "2024-09-01")
+        / acquired(g.files["ground_truth"], "2024-03-01", "2024-06-01")
+        for g in (shop, steady)
+    ]
+    assert ratios[0] / ratios[1] == pytest.approx(1 / 3, rel=0.15)
+
+
 def _orders_between(shop, start: str, end: str) -> int:
     orders = shop.files["orders"]
     (n,) = _one(

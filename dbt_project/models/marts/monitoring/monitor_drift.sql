@@ -42,6 +42,8 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
+{#- Seasonal columns derived from the features (training/reference.py DERIVED, kept in step). -#}
+{%- set seasonal_derived = {'new_customers_30d': '(tenure_days < 30)::double'} -%}
 {%- set outputs = {'value': 'predicted_clv', 'churn': 'churn_probability', 'segment': 'segment'} -%}
 {%- set columns = [] -%}
 {#- (baseline, column, source table, reference) for every column with a reference -#}
@@ -214,9 +216,10 @@ year_before as (
     select
         count(*) as rows_counted
         {%- for feature, kind, now, before, alerts in seasonal_columns %},
-            count({{ feature }}) as n{{ loop.index }},
-            avg({{ feature }}) as m{{ loop.index }},
-            var_samp({{ feature }}) as v{{ loop.index }}
+            {%- set column = seasonal_derived.get(feature, feature) %}
+            count({{ column }}) as n{{ loop.index }},
+            avg({{ column }}) as m{{ loop.index }},
+            var_samp({{ column }}) as v{{ loop.index }}
         {%- endfor %}
     from {{ source }}
 ),
