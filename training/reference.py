@@ -63,10 +63,11 @@ ALERTING_FEATURES = frozenset(
 )
 
 
-# Columns the seasonal comparison derives from the features: the share of customers acquired in
+# Columns the seasonal comparison derives from the features: the number of customers acquired in
 # the last 30 days (tenure under 30 days), a flow that a change of acquisition moves at once while
-# the tenure distribution only drifts. monitor_drift computes the same expression in SQL
-# (``seasonal_derived`` there); keep the two in step.
+# the tenure distribution only drifts. A count, not a share of the base: the base's own growth
+# slows as it ages, which would move a share in a steady shop. monitor_drift computes the same
+# expression in SQL (``seasonal_derived`` there); keep the two in step.
 NEW_CUSTOMER_DAYS = 30
 DERIVED = {"new_customers_30d": "tenure_days"}
 
@@ -141,8 +142,8 @@ def seasonal_reference(
     -------
     dict
         ``{"scoring_date", "year_before_date", "features": {name: {"kind", "alerts", "scoring",
-        "year_before"}}}``, every feature and the derived ``new_customers_30d``, where ``kind``
-        is ``difference`` or ``ratio``, ``alerts`` whether its shift may alert
+        "year_before"}}}``, every feature and, when both cutoffs have some, the derived
+        ``new_customers_30d``, where ``kind`` is ``difference`` or ``ratio``, ``alerts`` whether its shift may alert
         (``ALERTING_FEATURES``) or only warn, and each side holds ``moments``.
     """
     features: dict[str, object] = {}
@@ -153,12 +154,12 @@ def seasonal_reference(
         kind = "difference" if name in DIFFERENCE_FEATURES or signed else "ratio"
         features[name] = {"kind": kind, "alerts": name in ALERTING_FEATURES, "scoring": now, "year_before": before}
     tenure = list(names).index(DERIVED["new_customers_30d"])
-    features["new_customers_30d"] = {
-        "kind": "ratio",
-        "alerts": True,
-        "scoring": moments((scoring_X[:, tenure] < NEW_CUSTOMER_DAYS).astype(np.float64)),
-        "year_before": moments((year_before_X[:, tenure] < NEW_CUSTOMER_DAYS).astype(np.float64)),
-    }
+    counts = [int((X[:, tenure] < NEW_CUSTOMER_DAYS).sum()) for X in (scoring_X, year_before_X)]
+    if min(counts) > 0:
+        # A count as one Poisson observation: mean and variance the count, so the delta method's
+        # variance of its log is 1 / count.
+        now, before = ({"mean": float(c), "variance": float(c), "rows": 1} for c in counts)
+        features["new_customers_30d"] = {"kind": "ratio", "alerts": True, "scoring": now, "year_before": before}
     return {
         "scoring_date": scoring_date.isoformat(),
         "year_before_date": year_before_date.isoformat(),

@@ -42,7 +42,7 @@
         {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
-{#- Seasonal columns derived from the features (training/reference.py DERIVED, kept in step). -#}
+{#- Seasonal columns derived from the features, counts (training/reference.py DERIVED, kept in step). -#}
 {%- set seasonal_derived = {'new_customers_30d': '(tenure_days < 30)::double'} -%}
 {%- set outputs = {'value': 'predicted_clv', 'churn': 'churn_probability', 'segment': 'segment'} -%}
 {%- set columns = [] -%}
@@ -216,10 +216,16 @@ year_before as (
     select
         count(*) as rows_counted
         {%- for feature, kind, now, before, alerts in seasonal_columns %},
-            {%- set column = seasonal_derived.get(feature, feature) %}
-            count({{ column }}) as n{{ loop.index }},
-            avg({{ column }}) as m{{ loop.index }},
-            var_samp({{ column }}) as v{{ loop.index }}
+            {%- if feature in seasonal_derived %}
+                {#- A count, as one Poisson observation (training/reference.py). #}
+                1 as n{{ loop.index }},
+                sum({{ seasonal_derived[feature] }}) as m{{ loop.index }},
+                sum({{ seasonal_derived[feature] }}) as v{{ loop.index }}
+            {%- else %}
+                count({{ feature }}) as n{{ loop.index }},
+                avg({{ feature }}) as m{{ loop.index }},
+                var_samp({{ feature }}) as v{{ loop.index }}
+            {%- endif %}
         {%- endfor %}
     from {{ source }}
 ),
