@@ -81,14 +81,19 @@ def time_accuracy(con: duckdb.DuckDBPyConnection, runs: list[str]) -> tuple[floa
         "s.segment_model, s.customer_id, s.predicted_clv, s.churn_probability "
         f"FROM customer_scores s, (SELECT unnest([{dates}]) AS as_of_date) AS run"
     )
-    sql = render({}, "monitor_accuracy")
+    seconds = time_build(con, "monitor_accuracy", render({}, "monitor_accuracy"))
+    return statistics.median(seconds), con.execute("SELECT count(*) FROM monitor_accuracy").fetchone()[0]
+
+
+def time_build(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> list[float]:
+    """Seconds of three builds of ``table`` from its rendered ``sql``, each from scratch."""
     seconds = []
     for _ in range(3):
-        con.execute("DROP TABLE IF EXISTS monitor_accuracy")
+        con.execute(f"DROP TABLE IF EXISTS {table}")
         start = time.perf_counter()
-        con.execute(f"CREATE TABLE monitor_accuracy AS {sql}")
+        con.execute(f"CREATE TABLE {table} AS {sql}")
         seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), con.execute("SELECT count(*) FROM monitor_accuracy").fetchone()[0]
+    return seconds
 
 
 def main() -> None:
@@ -135,13 +140,7 @@ def main() -> None:
             | {"seasonal": seasonal}
             for task, out in (("value", "predicted_clv"), ("churn", "churn_probability"), ("segment", "segment"))
         }
-        sql = render(references)
-        seconds = []
-        for _ in range(3):
-            con.execute("DROP TABLE IF EXISTS monitor_drift")
-            start = time.perf_counter()
-            con.execute(f"CREATE TABLE monitor_drift AS {sql}")
-            seconds.append(time.perf_counter() - start)
+        seconds = time_build(con, "monitor_drift", render(references))
         written, alerts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE status = 'alert') FROM monitor_drift"
         ).fetchone()
