@@ -5,11 +5,7 @@
     not exists (
         select 1
         from {{ this }} as recorded
-        where
-            recorded.as_of_date = {{ run }}.as_of_date
-            and recorded.value_model = {{ run }}.value_model
-            and recorded.churn_model = {{ run }}.churn_model
-            and recorded.segment_model = {{ run }}.segment_model
+        where {{ same_run('recorded', run) }}
     )
 {% endmacro %}
 
