@@ -55,7 +55,13 @@ from duckdb_clv.training.models.mlp import MLP
 from duckdb_clv.training.models.search import PRIMARY, SPACES, primary_score, search
 from duckdb_clv.training.models.segments import Segmenter
 from duckdb_clv.training.models.trees import HGB, Forest
-from duckdb_clv.training.reference import MAX_ROWS, distribution, feature_reference, seasonal_reference
+from duckdb_clv.training.reference import (
+    MAX_ROWS,
+    distribution,
+    explanation_baseline,
+    feature_reference,
+    seasonal_reference,
+)
 from duckdb_clv.training.settings import TrainSettings
 from duckdb_clv.udfs import registry
 from duckdb_clv.udfs.contract import FEATURES
@@ -308,6 +314,9 @@ def train_models(
         "churn_window_days": info.churn_window_days,
         "training_rows": {"train": len(train), "validation": len(validation), "test": len(test)},
         "seed": settings.seed,
+        "explanation": {
+            "baseline": explanation_baseline(train.X[sample_rows(len(train), MAX_ROWS, settings.seed)], FEATURES)
+        },
     }
     _register_all(models_dir, exported, common, result, _references(train, scoring.X, seasonal, settings.seed))
     _choose_champions(models_dir, result)
@@ -465,6 +474,9 @@ def _baseline_only(con, info: BuildInfo, models_dir: Path, settings: TrainSettin
         "training_rows": {"fit": len(rows)},
         "seed": settings.seed,
         "note": note,
+        "explanation": {
+            "baseline": explanation_baseline(rows.X[sample_rows(len(rows), MAX_ROWS, settings.seed)], FEATURES)
+        },
     }
     if "kmeans" in settings.families:
         # Segments need no labels: they are fitted on the same customers as the baseline.

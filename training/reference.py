@@ -165,3 +165,16 @@ def seasonal_reference(
         "year_before_date": year_before_date.isoformat(),
         "features": features,
     }
+
+
+def explanation_baseline(X: np.ndarray, names: Sequence[str]) -> dict[str, float | None]:
+    """Each feature's median over the training rows: the typical customer that path attributions start from.
+
+    ``udfs.explain`` attributes a network's or the BG/NBD model's prediction by walking from this
+    row to the customer's; None for a feature with no value at all (the model sees it missing).
+    """
+    out: dict[str, float | None] = {}
+    for j, name in enumerate(names):
+        present = X[:, j][np.isfinite(X[:, j])]
+        out[name] = float(np.median(present)) if present.size else None
+    return out

@@ -12,7 +12,7 @@ start its own pool per call would oversubscribe the cores.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ class LoadedModel:
     task: str
     card: dict
     session: ort.InferenceSession
+    data: bytes = field(repr=False, default=b"")  # the verified file, for the explanations
 
     @property
     def ref(self) -> str:
@@ -84,4 +85,4 @@ class ModelCache:
     def _load(self, name: str, version: str) -> LoadedModel:
         data, card = registry.verified_model(self.root, name, version)
         session = open_session(data, card["task"], f"{name} {version}")
-        return LoadedModel(name, version, card["task"], card, session)
+        return LoadedModel(name, version, card["task"], card, session, data)

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import duckdb
 
-from duckdb_clv.udfs import functions
+from duckdb_clv.udfs import explain_functions, functions
 from duckdb_clv.udfs.contract import FEATURES, spec_hash
 
 TASK_FUNCTIONS = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}
+EXPLAIN_FUNCTIONS = {"value": "explain_clv", "churn": "explain_churn"}
 
 
 def _feature(name: str) -> str:
@@ -51,6 +52,12 @@ def macros(root: Path) -> list[str]:
         f"CREATE OR REPLACE TEMP MACRO {public}(features, model := NULL) AS "
         f"_clv_score_{task}({model(task)}, features IS NOT NULL, {features})"
         for task, public in TASK_FUNCTIONS.items()
+    ]
+    top_k = explain_functions.DEFAULT_TOP_K
+    out += [
+        f"CREATE OR REPLACE TEMP MACRO {public}(features, model := NULL, top_k := {top_k}) AS "
+        f"_clv_explain_{task}({model(task)}, top_k, features IS NOT NULL, {features})"
+        for task, public in EXPLAIN_FUNCTIONS.items()
     ]
     out += [
         f"CREATE OR REPLACE TEMP MACRO clv_model(task, model := NULL) AS "
@@ -88,6 +95,11 @@ def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     for task in TASK_FUNCTIONS:
         returns = "BIGINT" if task == "segment" else "DOUBLE"
         _create(con, f"_clv_score_{task}", functions.score_kernel(task), ["VARCHAR", "BOOLEAN", *doubles], returns)
+    for task in EXPLAIN_FUNCTIONS:
+        params = ["VARCHAR", "BIGINT", "BOOLEAN", *doubles]
+        _create(
+            con, f"_clv_explain_{task}", explain_functions.explain_kernel(task), params, explain_functions.RESULT_SQL
+        )
     _create(con, "_clv_model", functions.model_ref_kernel(), ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
     _create(con, "_clv_reference", functions.reference_kernel(), ["VARCHAR", "VARCHAR"], "VARCHAR")
     _create(con, "_clv_p_alive", functions.p_alive_kernel(), ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")

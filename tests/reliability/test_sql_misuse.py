@@ -77,6 +77,14 @@ ERRORS = [
     ("a rate of -1", "SELECT discounted_clv([1, 2], -1)", "rate must be a finite number greater than -1"),
     ("a NaN rate", "SELECT discounted_clv([1, 2], 'nan'::DOUBLE)", "rate must be a finite number greater than -1"),
     ("an infinite rate", "SELECT discounted_clv([1, 2], 'inf'::DOUBLE)", "rate must be a finite number"),
+    ("a negative top_k", f"SELECT explain_clv(s, top_k := -1) FROM {ONE_ROW} s", "top_k must be 0 or more.*got -1"),
+    ("a word as top_k", f"SELECT explain_churn(s, top_k := 'three') FROM {ONE_ROW} s",
+     "Could not convert string 'three' to INT64"),
+    ("explaining a segment model", f"SELECT explain_clv(s, model := 'segment_kmeans') FROM {ONE_ROW} s",
+     "is a segment model; this function needs a value model"),
+    ("a churn model for explain_clv", f"SELECT explain_clv(s, model := 'churn_rf') FROM {ONE_ROW} s",
+     "is a churn model; this function needs a value model"),
+    ("a number as the row to explain", "SELECT explain_clv(42)", "struct_extract\\(INTEGER_LITERAL"),
 ]
 
 # (case, SQL, the documented result).
@@ -92,6 +100,16 @@ RESULTS = [
     ("a NULL inside the list", "SELECT discounted_clv([100, NULL, 20], 0.1)", [(None,)]),
     ("NULL list or rate", "SELECT discounted_clv(NULL, 0.1), discounted_clv([1], NULL)", [(None, None)]),
     ("an empty list", "SELECT discounted_clv([], 0.1)", [(0.0,)]),
+    ("a NULL row to explain", "SELECT bool_and(explain_clv(s) IS NULL AND explain_churn(s) IS NULL), count(*) > 0 "
+     "FROM (SELECT CASE WHEN false THEN m END AS s FROM ml_scoring_set m)", [(True, True)]),
+    ("an empty table to explain", "SELECT explain_clv(s) FROM ml_scoring_set s WHERE false", []),
+    ("top_k of 0", f"SELECT len(e.contributions), abs(e.base + e.rest - e.prediction) < 1e-9 FROM "
+     f"(SELECT explain_clv(s, top_k := 0) AS e FROM {ONE_ROW} s)", [(0, True)]),
+    ("a NULL top_k: the default 3", f"SELECT len(explain_churn(s, top_k := NULL).contributions) FROM {ONE_ROW} s",
+     [(3,)]),
+    ("top_k above the inputs: all of them", f"SELECT len(e.contributions) = len(list_distinct(list_transform("
+     f"e.contributions, lambda c: c.feature))), len(e.contributions) >= {len(FEATURES)}, e.rest FROM "
+     f"(SELECT explain_clv(s, top_k := 100000) AS e FROM {ONE_ROW} s)", [(True, True, 0.0)]),
 ]
 # fmt: on
 tried: dict[str, int] = {"errors": 0, "results": 0, "same as onnxruntime": 0}

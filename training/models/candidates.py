@@ -140,6 +140,8 @@ class Candidate(ABC):
         if self.anchored:
             expected = anchor(train_btyd)
             y, weight = y / expected, expected ** (2.0 - self.anchor_power)
+            # The explanations measure the anchor's part of a prediction from its training mean.
+            self.anchor_log_mean_ = float(np.mean(np.log(expected)))
         val = (self._inputs(validation.X, val_btyd), target(validation, self.task))
         self._fit(self._inputs(train.X, train_btyd), y, ctx, val, weight)
         self.calibrate(validation)
@@ -207,6 +209,7 @@ class Candidate(ABC):
             "params": self.params,
             "btyd_features": self.btyd_features,
             "anchored_on_btyd": self.anchored,
+            "anchor_log_mean": getattr(self, "anchor_log_mean_", None),
             "level_follows_btyd_at_scoring": self.holds_level,
             "calibration": self.calibration_.as_dict() if hasattr(self, "calibration_") else None,
             # The budgeted search's trials on validation, when this model came out of one.

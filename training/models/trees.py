@@ -22,6 +22,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
+from duckdb_clv.training.export.covers import sklearn_covers, write_covers
 from duckdb_clv.training.export.onnx_tools import TARGET_OPSET, compose_graph
 from duckdb_clv.training.export.thresholds import make_exact, sklearn_thresholds
 from duckdb_clv.training.models.candidates import Candidate, FitContext, single_output
@@ -65,6 +66,7 @@ class _SklearnTrees(Candidate):
             options=options,
         )
         make_exact(converted, sklearn_thresholds(self.model_))
+        write_covers(converted, sklearn_covers(self.model_))
         if self.task == "churn":
             # probabilities is N x 2 (classes 0, 1): keep the churn column.
             inner = single_output(converted, "probabilities")
