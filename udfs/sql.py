@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from duckdb_clv.udfs import explain_functions, functions
+from duckdb_clv.udfs import explain_functions, functions, interval_functions
 from duckdb_clv.udfs.contract import FEATURES, spec_hash
 
 TASK_FUNCTIONS = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}
@@ -60,6 +60,8 @@ def macros(root: Path) -> list[str]:
         for task, public in EXPLAIN_FUNCTIONS.items()
     ]
     out += [
+        f"CREATE OR REPLACE TEMP MACRO predict_clv_interval(features, level := {interval_functions.DEFAULT_LEVEL}, "
+        f"model := NULL) AS _clv_interval_value({model('value')}, level, features IS NOT NULL, {features})",
         f"CREATE OR REPLACE TEMP MACRO clv_model(task, model := NULL) AS "
         f"split_part(_clv_model(task, model, {registry_root}), '|', 1)",
         "CREATE OR REPLACE TEMP MACRO clv_reference(task, model := NULL) AS "
@@ -100,6 +102,8 @@ def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         _create(
             con, f"_clv_explain_{task}", explain_functions.explain_kernel(task), params, explain_functions.RESULT_SQL
         )
+    params = ["VARCHAR", "DOUBLE", "BOOLEAN", *doubles]
+    _create(con, "_clv_interval_value", interval_functions.interval_kernel(), params, interval_functions.RESULT_SQL)
     _create(con, "_clv_model", functions.model_ref_kernel(), ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
     _create(con, "_clv_reference", functions.reference_kernel(), ["VARCHAR", "VARCHAR"], "VARCHAR")
     _create(con, "_clv_p_alive", functions.p_alive_kernel(), ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")

@@ -85,6 +85,11 @@ ERRORS = [
     ("a churn model for explain_clv", f"SELECT explain_clv(s, model := 'churn_rf') FROM {ONE_ROW} s",
      "is a churn model; this function needs a value model"),
     ("a number as the row to explain", "SELECT explain_clv(42)", "struct_extract\\(INTEGER_LITERAL"),
+    *[(f"an interval level of {level}", f"SELECT predict_clv_interval(s, level := {level}) FROM {ONE_ROW} s",
+       "level must be a coverage between 0 and 1 \\(exclusive\\), for example 0.8")
+      for level in ("0", "1", "-0.5", "1.5", "'nan'::DOUBLE")],
+    ("a word as the level", f"SELECT predict_clv_interval(s, level := 'high') FROM {ONE_ROW} s",
+     "Could not convert string 'high' to DOUBLE"),
 ]
 
 # (case, SQL, the documented result).
@@ -103,6 +108,10 @@ RESULTS = [
     ("a NULL row to explain", "SELECT bool_and(explain_clv(s) IS NULL AND explain_churn(s) IS NULL), count(*) > 0 "
      "FROM (SELECT CASE WHEN false THEN m END AS s FROM ml_scoring_set m)", [(True, True)]),
     ("an empty table to explain", "SELECT explain_clv(s) FROM ml_scoring_set s WHERE false", []),
+    ("a NULL row's interval", "SELECT bool_and(predict_clv_interval(s) IS NULL), count(*) > 0 FROM "
+     "(SELECT CASE WHEN false THEN m END AS s FROM ml_scoring_set m)", [(True, True)]),
+    ("a NULL level: the default 0.8", f"SELECT predict_clv_interval(s, level := NULL) = predict_clv_interval(s) "
+     f"FROM {ONE_ROW} s", [(True,)]),
     ("top_k of 0", f"SELECT len(e.contributions), abs(e.base + e.rest - e.prediction) < 1e-9 FROM "
      f"(SELECT explain_clv(s, top_k := 0) AS e FROM {ONE_ROW} s)", [(0, True)]),
     ("a NULL top_k: the default 3", f"SELECT len(explain_churn(s, top_k := NULL).contributions) FROM {ONE_ROW} s",

@@ -77,3 +77,22 @@ def test_a_query_mixing_models_explains_each_row_with_its_own(con, trained):
         f"THEN '{names[0]}' ELSE '{names[1]}' END) AS e FROM {ROWS} s)"
     ).fetchall()
     assert {r[0].split("/")[0] for r in got} == set(names)
+
+
+def test_intervals_come_from_the_card_of_the_model_that_predicts(con, trained):
+    from duckdb_clv.udfs.intervals import bounds
+
+    for name in ("value_rf", registry.champion(trained.models, "value")["name"]):
+        version = registry.versions(trained.models, name)[-1]
+        spec = registry.read_card(trained.models, name, version)["model"]["intervals"]
+        got = con.execute(
+            f"SELECT predict_clv(s, model := '{name}'), i.lower, i.upper, j.lower, j.upper FROM (SELECT s, "
+            f"predict_clv_interval(s, model := '{name}') AS i, "
+            f"predict_clv_interval(s, level := 0.5, model := '{name}') AS j FROM {ROWS} s)"
+        ).fetchall()
+        prediction, lower, upper, lower50, upper50 = (np.array([r[i] for r in got]) for i in range(5))
+        expected = bounds(spec, prediction, 0.8)
+        np.testing.assert_allclose(lower, expected[0], rtol=1e-12)
+        np.testing.assert_allclose(upper, expected[1], rtol=1e-12)
+        # A narrower level is inside the wider one.
+        assert np.all((lower <= lower50 + 1e-9) & (upper50 <= upper + 1e-9))

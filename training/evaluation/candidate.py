@@ -12,6 +12,7 @@ import numpy as np
 from duckdb_clv.training.dataset import Dataset
 from duckdb_clv.training.evaluation.metrics import best_f1_threshold, churn_metrics, value_metrics
 from duckdb_clv.training.models.candidates import Candidate, target
+from duckdb_clv.training.models.intervals import coverage
 
 
 def candidate_metrics(
@@ -28,6 +29,8 @@ def candidate_metrics(
         out = {"validation": value_metrics(validation.value, val_pred), "test": value_metrics(test.value, test_pred)}
         total = test.value.sum()
         out["test"]["total_ratio_uncalibrated"] = float(test_raw.sum() / total) if total else None
+        if getattr(candidate, "intervals_", None):
+            out["test"]["intervals"] = coverage(candidate.intervals_, test_pred, test.value)
         return out
     threshold = best_f1_threshold(validation.churned, val_pred)
     return {

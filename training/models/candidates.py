@@ -29,6 +29,7 @@ from duckdb_clv.training.export.onnx_tools import INPUT, compose_graph, const, r
 from duckdb_clv.training.models.btyd_dates import RefittedBTYD
 from duckdb_clv.training.models.btyd_graph import BTYD_OUTPUTS
 from duckdb_clv.training.models.calibration import Platt, ValueScale
+from duckdb_clv.training.models.intervals import fit_intervals
 from duckdb_clv.udfs.contract import FEATURES
 
 TASKS = ("value", "churn")
@@ -152,6 +153,8 @@ class Candidate(ABC):
         raw = self.predict_rows(validation)
         y = target(validation, self.task)
         self.calibration_ = ValueScale.fit(raw, y) if self.task == "value" else Platt.fit(raw, y)
+        if self.task == "value":
+            self.intervals_ = fit_intervals(self.calibration_.apply(raw), y)
         self.validation_raw_ = raw  # the evaluation and the fusion reuse them instead of predicting again
 
     def validation_predictions(self) -> np.ndarray:
@@ -212,6 +215,7 @@ class Candidate(ABC):
             "anchor_log_mean": getattr(self, "anchor_log_mean_", None),
             "level_follows_btyd_at_scoring": self.holds_level,
             "calibration": self.calibration_.as_dict() if hasattr(self, "calibration_") else None,
+            "intervals": getattr(self, "intervals_", None),
             # The budgeted search's trials on validation, when this model came out of one.
             "search": getattr(self, "search_", None),
         }

@@ -15,6 +15,7 @@ from duckdb_clv.training.dataset import Dataset
 from duckdb_clv.training.export.onnx_tools import compose_graph, const
 from duckdb_clv.training.models.calibration import ValueScale
 from duckdb_clv.training.models.candidates import Candidate, FitContext, target
+from duckdb_clv.training.models.intervals import fit_intervals
 
 
 class Fused(Candidate):
@@ -38,6 +39,7 @@ class Fused(Candidate):
         # validation predictions the parts made while calibrating.
         raw = sum(w * p.validation_predictions() for p, w in zip(self.parts, self.weights, strict=True))
         self.calibration_ = ValueScale.fit(raw, target(validation, "value"))
+        self.intervals_ = fit_intervals(self.calibration_.apply(raw), target(validation, "value"))
         self.validation_raw_ = raw
         return self
 

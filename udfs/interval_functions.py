@@ -1,0 +1,63 @@
+"""The Arrow UDF kernel behind ``predict_clv_interval(features, level := 0.8 [, model := ...])``.
+
+It scores the chunk as ``predict_clv`` does, then reads the model's calibrated intervals from its
+card (``udfs.intervals``): so an interval always belongs to the model version that made the
+prediction, and a new champion brings its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.errors import UdfError
+from duckdb_clv.udfs.functions import _matrix, _models_for
+from duckdb_clv.udfs.intervals import bounds, check_level
+
+DEFAULT_LEVEL = 0.8
+RESULT = pa.struct([("lower", pa.float64()), ("upper", pa.float64())])
+RESULT_SQL = "STRUCT(lower DOUBLE, upper DOUBLE)"
+
+
+def _levels(values: pa.Array) -> np.ndarray:
+    levels = pc.fill_null(values, DEFAULT_LEVEL).to_numpy(zero_copy_only=False).astype(np.float64)
+    for level in np.unique(levels):
+        try:
+            check_level(float(level))
+        except ValueError as err:
+            raise UdfError(str(err)) from err
+    return levels
+
+
+def interval_kernel():
+    """Kernel for ``_clv_interval_value(model, level, present, features...)``."""
+
+    def kernel(refs: pa.Array, level: pa.Array, present: pa.Array, *columns: pa.Array) -> pa.Array:
+        n = len(refs)
+        if n == 0:
+            return pa.array([], type=RESULT)
+        levels = _levels(level)
+        X = _matrix(columns)
+        lower, upper = np.empty(n), np.empty(n)
+        for model, rows in _models_for("value", refs):
+            spec = model.card.get("model", {}).get("intervals")
+            if not spec:
+                raise UdfError(
+                    f"{model.ref} has no calibrated intervals (trained before them, or without labelled "
+                    "cutoffs to calibrate on); retrain it, or pick a model that has them"
+                )
+            picked = np.arange(n) if rows is None else np.flatnonzero(rows)
+            prediction = model.run(np.ascontiguousarray(X[picked])).ravel().astype(np.float64)
+            for value in np.unique(levels[picked]):
+                same = levels[picked] == value
+                lower[picked[same]], upper[picked[same]] = bounds(spec, prediction[same], float(value))
+        mask = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
+        return pa.StructArray.from_arrays([pa.array(lower), pa.array(upper)], fields=list(RESULT), mask=pa.array(mask))
+
+    names = ["refs", "level", "present", *(f"f{j}" for j in range(len(FEATURES)))]
+    kernel.__signature__ = inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_ONLY) for p in names])
+    return kernel
