@@ -22,6 +22,7 @@ PUBLISHED = (
     "customer_scores",
     "segment_summary",
     "score_history",
+    "model_importance",
     "monitor_drift",
     "monitor_accuracy",
     "fct_customer_features",

@@ -43,14 +43,15 @@ def interval_kernel():
         levels = _levels(level)
         X = _matrix(columns)
         lower, upper = np.empty(n), np.empty(n)
+        missing = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
         for model, rows in _models_for("value", refs):
+            picked = np.arange(n) if rows is None else np.flatnonzero(rows)
             spec = model.card.get("model", {}).get("intervals")
             if not spec:
-                raise UdfError(
-                    f"{model.ref} has no calibrated intervals (trained before them, or without labelled "
-                    "cutoffs to calibrate on); retrain it, or pick a model that has them"
-                )
-            picked = np.arange(n) if rows is None else np.flatnonzero(rows)
+                # Trained without labelled cutoffs to calibrate on (the baseline-only registry of a
+                # young shop): its interval is unknown, as a NULL says; scoring goes on.
+                missing[picked] = True
+                continue
             prediction = model.run(np.ascontiguousarray(X[picked])).ravel().astype(np.float64)
             for value in np.unique(levels[picked]):
                 same = levels[picked] == value

@@ -39,6 +39,34 @@ def test_customer_scores_hold_every_customer_once_scored_by_the_champions(scored
         assert summary == n_scoring
 
 
+def test_customer_scores_carry_the_interval_and_drivers_of_the_champion(scored):
+    db, models, _ = scored
+    with udfs.connect(db, models) as con:
+        rows = con.execute(
+            "SELECT c.clv_lower, c.clv_upper, c.top_drivers, i.lower, i.upper, e.contributions FROM customer_scores c "
+            "JOIN (SELECT customer_id, predict_clv_interval(s) AS i, explain_clv(s) AS e FROM ml_scoring_set s) x "
+            "USING (customer_id)"
+        ).fetchall()
+        assert rows and all(r[0] == r[3] and r[1] == r[4] for r in rows)
+        for *_, drivers, _lower, _upper, contributions in rows:
+            parts = drivers.split("; ")
+            assert len(parts) == 3
+            for part, c in zip(parts, contributions, strict=True):
+                # e.g. "days_since_last_session = 12 (-35.20)"
+                assert part.startswith(f"{c['feature']} = ") and part.endswith(f"({c['contribution']:+.2f})")
+        importance = con.execute(
+            "SELECT model, task, count(*), min(importance_rank), sum(customers_explained) / count(*) "
+            "FROM model_importance GROUP BY ALL ORDER BY task"
+        ).fetchall()
+        value, churn = registry.champion(models, "value"), registry.champion(models, "churn")
+        n = con.execute("SELECT least(count(*), 5000) FROM ml_scoring_set").fetchall()[0][0]
+        assert [r[:2] for r in importance] == [
+            (f"{churn['name']}/{churn['version']}", "churn"),
+            (f"{value['name']}/{value['version']}", "value"),
+        ]
+        assert all(r[2] >= 90 and r[3] == 1 and r[4] == n for r in importance)
+
+
 def test_score_without_models_says_to_train_first(trained, tmp_path, capsys):
     assert main(["score", "--db", str(trained.built.db), "--models-dir", str(tmp_path / "none")]) == 2
     assert "run `clv train" in capsys.readouterr().err

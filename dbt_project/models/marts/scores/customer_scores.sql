@@ -1,5 +1,6 @@
--- One row per customer at the scoring cutoff: predicted CLV, churn probability, P(alive),
--- segment, value tier and RFM segment, scored in SQL by the registry's champion models.
+-- One row per customer at the scoring cutoff: predicted CLV with its interval and its three
+-- largest drivers, churn probability, P(alive), segment, value tier and RFM segment, scored in SQL
+-- by the registry's champion models.
 -- Built by `clv score` (var score: true), which registers the functions through the
 -- udfs.dbt_plugin plugin of the profile.
 with scoring as (
@@ -20,6 +21,12 @@ scored as (
         scoring.customer_id,
         scoring.cutoff_date as as_of_date,
         predict_clv(scoring) as predicted_clv,
+        predict_clv_interval(scoring, level := {{ var('interval_level') }}) as clv_interval,
+        {% if var('explain_drivers') -%}
+            explain_clv(scoring, top_k := 3) as explanation,
+        {%- else -%}
+            null::struct(contributions struct(feature varchar, value double, contribution double)[]) as explanation,
+        {%- endif %}
         churn_score(scoring) as churn_probability,
         p_alive(scoring.frequency, scoring.recency_weeks, scoring.t_weeks) as p_alive,
         customer_segment(scoring) as segment
@@ -33,6 +40,8 @@ ranked as (
     from scored
 ),
 
+-- The linter reads the fields of lambda parameters (c.feature) as table references.
+-- noqa: disable=RF01
 final as (
     select
         ranked.customer_id,
@@ -42,6 +51,18 @@ final as (
         -- horizon's midpoint at the annual rate.
         ranked.predicted_clv
         / power(1 + {{ var('discount_rate') }}, {{ var('horizon_days') }} / 365.0 / 2) as discounted_clv,
+        ranked.clv_interval.lower as clv_lower,
+        ranked.clv_interval.upper as clv_upper,
+        -- "feature = value (contribution)", largest first, in currency; derived inputs such as
+        -- bgnbd_p_alive are computed inside the model from frequency, recency and age.
+        array_to_string(
+            list_transform(
+                ranked.explanation.contributions,
+                lambda c: c.feature || ' = ' || coalesce(printf('%.6g', c.value), 'missing')
+                || ' (' || printf('%+.2f', c.contribution) || ')'
+            ),
+            '; '
+        ) as top_drivers,
         ranked.churn_probability,
         ranked.p_alive,
         ranked.segment,
@@ -61,4 +82,5 @@ final as (
         on ranked.customer_id = features.customer_id and ranked.as_of_date = features.cutoff_date
 )
 
+-- noqa: enable=RF01
 select * from final
