@@ -237,3 +237,48 @@ def rfm_heatmap(counts: np.ndarray, mean_clv: np.ndarray) -> str:
     ax.set_title("Mean predicted CLV and customers by RFM score")
     fig.colorbar(image, ax=ax, label="mean predicted CLV")
     return _encode(fig)
+
+
+def beeswarm_figure(
+    names: list[str], contributions: np.ndarray, values: np.ndarray, title: str, scale: str, top: int = 12
+) -> str:
+    """Each customer's contribution of each of the ``top`` inputs (largest mean |contribution| first).
+
+    One dot per customer and input, coloured by where the customer's value of that input ranks
+    (blue low, red high, grey missing), so a reader sees both how much an input moves predictions
+    and in which direction its values push them.
+    """
+    order = np.argsort(-np.abs(contributions).mean(axis=0))[:top][::-1]
+    fig, (ax,) = _figure(8, 0.42 * len(order) + 1.4)
+    rng = np.random.default_rng(0)  # the jitter only spreads the dots; seeded so reports repeat
+    for row, j in enumerate(order):
+        x = contributions[:, j]
+        v = values[:, j]
+        present = np.isfinite(v)
+        rank = np.full(len(v), np.nan)
+        if present.any():
+            rank[present] = (np.argsort(np.argsort(v[present])) + 0.5) / present.sum()
+        y = row + rng.uniform(-0.3, 0.3, len(x))
+        ax.scatter(x[~present], y[~present], s=5, color="#9e9e9e", alpha=0.6, linewidths=0)
+        ax.scatter(
+            x[present], y[present], s=5, c=rank[present], cmap="coolwarm", vmin=0, vmax=1, alpha=0.7, linewidths=0
+        )
+    ax.set_yticks(range(len(order)), [names[j] for j in order])
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(
+        f"contribution to the prediction ({scale}); colour: the customer's value of the input, low blue, high red"
+    )
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    return _encode(fig)
+
+
+def coverage_figure(levels: np.ndarray, measured: dict[str, np.ndarray]) -> str:
+    """Measured coverage of the prediction intervals against their nominal level, per model."""
+    fig, (ax,) = _figure(6, 4.5)
+    ax.plot([0, 1], [0, 1], color="black", linewidth=0.8, linestyle="--", label="nominal")
+    for i, (name, coverage) in enumerate(measured.items()):
+        ax.plot(levels, coverage, marker="o", markersize=3, **_style(name, i), label=name)
+    return _finish_curves(
+        fig, ax, "nominal level of the interval", "share of test customers inside it", "Interval coverage", "upper left"
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from duckdb_clv.report import figures
+from duckdb_clv.report import explanations, figures
 from duckdb_clv.training.dataset import connect
 from duckdb_clv.training.evaluation.holdout import (
     CHURN_COLUMNS,
@@ -40,6 +40,7 @@ SECTIONS = (
     "deciles",
     "churn",
     "importance",
+    "explanations",
     "backtest",
     "customers",
     "segments",
@@ -156,6 +157,18 @@ def _importance(scores: TestScores, progress: Callable[[str], None]) -> str:
             )
         )
     return "".join(parts)
+
+
+def _explanations(scores: TestScores) -> str:
+    charts, notes = explanations.contributions(scores)
+    body = "".join(_img(uri, alt) for uri, alt in charts) + "".join(
+        f'<p class="note">Not explained: {html.escape(n)}</p>' for n in notes
+    )
+    chart, rows = explanations.coverage(scores)
+    if chart is None:
+        return body + '<p class="note">No value model of this registry has calibrated intervals.</p>'
+    columns = ["model", "coverage 0.5", "width 0.5", "coverage 0.8", "width 0.8", "coverage 0.9", "width 0.9"]
+    return body + _img(chart, "interval coverage") + _table(columns, rows)
 
 
 def _scored(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray] | None:
@@ -467,6 +480,8 @@ def write_report(
         figures.calibration_figure(truth.churned, _churn_predictions(scores, every=False)), "churn calibration"
     )
     importance = _importance(scores, say)
+    say("explaining the champions' predictions")
+    explained = _explanations(scores)
     say("reading the scored customers")
     with connect(db) as con:
         scored = _scored(con)
@@ -549,6 +564,16 @@ def write_report(
             "Permutation importance on a sample of test customers: the fall in the primary metric when one "
             "feature's values are shuffled among customers.",
             importance,
+        ),
+        _section(
+            "explanations",
+            "Why a customer gets their score, and how sure it is",
+            "Each dot is one test customer's contribution of one input to the champion's prediction (explain_clv "
+            "and explain_churn in SQL: exact Shapley values for tree models, a path attribution for the others); "
+            "base plus the contributions is the prediction. The inputs named bgnbd_* are computed inside the model "
+            "from frequency, recency and age. Below: the share of test customers whose realised value fell inside "
+            "each value model's interval (predict_clv_interval), against the interval's level.",
+            explained,
         ),
         _section(
             "backtest",

@@ -20,8 +20,9 @@ from tests.conftest import copy_db
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 # gain, deciles, ROC, calibration, two importances, distribution, tiers, segments, RFM heatmap,
-# predicted against realised per scoring run, seasonal shifts
-CHARTS = 12
+# predicted against realised per scoring run, seasonal shifts, two contribution beeswarms and
+# interval coverage
+CHARTS = 15
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,19 @@ def test_the_report_compares_the_models_with_the_baseline_and_the_oracle(report,
 
     for task in ("value", "churn", "segment"):
         assert f"<td>{registry.champion(scored[1], task)['name']}</td>" in cards
+
+
+def test_the_report_explains_the_champions_and_measures_their_intervals(report, scored):
+    _, page = report
+    section = page[page.index('<section id="explanations">') : page.index('<section id="backtest">')]
+    from duckdb_clv.udfs import registry
+
+    value, churn = (registry.champion(scored[1], task)["name"] for task in ("value", "churn"))
+    assert 'alt="interval coverage"' in section and "Not explained" not in section
+    assert f'alt="contributions to {value}"' in section and f'alt="contributions to {churn}"' in section
+    assert section.count("<img") == 3
+    # The coverage table names each value model with its measured coverage at 0.5, 0.8 and 0.9.
+    assert f"<td>{value} (champion)</td>" in section and "<td>value_btyd</td>" in section
 
 
 def test_before_scoring_the_customer_sections_say_what_to_run(trained, tmp_path):
