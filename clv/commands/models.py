@@ -90,6 +90,21 @@ def print_evaluation(report: dict, where: str | None = None) -> None:
             for r in report[task]
         ]
         console.table(f"{task} {where}", ["model", "version", *columns], rows)
+    intervals = [(r["model"], r["metrics"]["intervals"]) for r in report["value"] if r["metrics"].get("intervals")]
+    if intervals:
+        levels = list(intervals[0][1])
+        console.table(
+            f"value intervals {where}: share of customers inside, mean width",
+            ["model", *[f"{level} cover" for level in levels], *[f"{level} width" for level in levels]],
+            [
+                [
+                    name,
+                    *[f"{iv[lv]['coverage']:.3f}" for lv in levels],
+                    *[f"{iv[lv]['mean_width']:,.1f}" for lv in levels],
+                ]
+                for name, iv in intervals
+            ],
+        )
     for check in report["targets"]:
         mark = "[green]met[/]" if check["met"] else "[red]not met[/]"
         console.out.print(f"{mark}  {check['target']}: {check['champion']:.4f} vs {check['reference']:.4f}")

@@ -24,6 +24,7 @@ from duckdb_clv.training.errors import TrainingError
 from duckdb_clv.training.evaluation.metrics import churn_metrics, value_metrics
 from duckdb_clv.training.export.onnx_tools import run
 from duckdb_clv.training.models.candidates import TASKS
+from duckdb_clv.training.models.intervals import coverage
 from duckdb_clv.udfs import registry
 
 GINI_GAP = 0.05
@@ -272,6 +273,9 @@ def evaluation_report(scores: TestScores) -> dict:
     for m in scores.models:
         if m.task == "value":
             metrics = value_metrics(test.value, m.predicted)
+            spec = m.card.get("model", {}).get("intervals")
+            if spec:
+                metrics["intervals"] = coverage(spec, m.predicted, test.value)
         else:
             metrics = churn_metrics(test.churned, m.predicted, m.card["metrics"]["validation"]["threshold"])
         report[m.task].append({"model": m.name, "version": m.version, "champion": m.champion, "metrics": metrics})
