@@ -56,8 +56,9 @@ def interval_kernel():
             for value in np.unique(levels[picked]):
                 same = levels[picked] == value
                 lower[picked[same]], upper[picked[same]] = bounds(spec, prediction[same], float(value))
-        mask = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
-        return pa.StructArray.from_arrays([pa.array(lower), pa.array(upper)], fields=list(RESULT), mask=pa.array(mask))
+        return pa.StructArray.from_arrays(
+            [pa.array(lower), pa.array(upper)], fields=list(RESULT), mask=pa.array(missing)
+        )
 
     names = ["refs", "level", "present", *(f"f{j}" for j in range(len(FEATURES)))]
     kernel.__signature__ = inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_ONLY) for p in names])

@@ -335,13 +335,20 @@ def shap_values(model: Ensemble, X: np.ndarray) -> np.ndarray:
 
 
 class _Buffers:
-    """Work arrays of one part, allocated once per call and reused by its batches."""
+    """Work arrays of one part, allocated once per call and reused by its batches.
+
+    Only the sentinel row ``n`` and the roots (o = 1, f = 1) need values up front: every other row
+    is written before it is read, and R's roots at the start of each batch.
+    """
 
     def __init__(self, m: TreeModel, rows: int) -> None:
         n, q = m.n_nodes, len(m.quad_t)
-        self.o = np.ones((n + 1, rows), dtype=bool)  # row n: the sentinel "no earlier split", always 1
-        self.f = np.ones((n + 1, rows, q), dtype=DTYPE)
-        self.R = np.ones((n, rows, q), dtype=DTYPE)
+        self.o = np.empty((n + 1, rows), dtype=bool)
+        self.f = np.empty((n + 1, rows, q), dtype=DTYPE)
+        for fixed in (m.levels[0], n):
+            self.o[fixed] = True
+            self.f[fixed] = 1.0
+        self.R = np.empty((n, rows, q), dtype=DTYPE)
 
 
 def _batch(m: TreeModel, XT: np.ndarray, buf: _Buffers) -> np.ndarray:

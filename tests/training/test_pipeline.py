@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
+from duckdb_clv import udfs
 from duckdb_clv.cli import main
 from duckdb_clv.pipeline import sample_shop_oracle
 from duckdb_clv.settings import make_settings
@@ -205,3 +206,12 @@ def test_short_history_fits_the_baseline_alone_and_says_so(built_fixed, tmp_path
     # Segments need no labels, so a short history gets them too and can be scored.
     assert registry.champion(tmp_path / "m", "segment")["name"] == "segment_kmeans"
     assert Path(tmp_path / "m" / "value_btyd" / "v1" / "model.onnx").exists()
+    # Without labels there is nothing to calibrate intervals on: NULL, and the scores still come;
+    # the baseline is still explained, from the card's typical customer.
+    with udfs.connect(built_fixed.db, tmp_path / "m") as con:
+        row = con.execute(
+            "SELECT predict_clv(s), predict_clv_interval(s), e.base + e.rest + coalesce(list_sum("
+            "list_transform(e.contributions, lambda c: c.contribution)), 0) - e.prediction, e.method "
+            "FROM (SELECT s, explain_clv(s) AS e FROM ml_scoring_set s LIMIT 50)"
+        ).fetchall()
+    assert all(r[0] >= 0 and r[1] is None and abs(r[2]) < 1e-9 and r[3] == "path" for r in row)
