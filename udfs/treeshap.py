@@ -23,6 +23,8 @@ Values agree with ``shap.TreeExplainer`` to float rounding (``tests/udfs/test_tr
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +39,7 @@ BATCH_CELLS = 16000000
 # float32 keeps the passes' arrays half the size; products of at most a few dozen factors in [0, 1]
 # and sums over one tree's leaves stay within 1e-6 relative, far inside the 1e-4 asked of them.
 DTYPE = np.float32
+MIN_ROWS_PER_THREAD = 256
 
 
 @dataclass(frozen=True)
@@ -317,13 +320,27 @@ def _path_products(z: np.ndarray, prev: np.ndarray, parent: np.ndarray, levels: 
     return share[:n]
 
 
-def shap_values(model: Ensemble, X: np.ndarray) -> np.ndarray:
+def shap_values(model: Ensemble, X: np.ndarray, threads: int | None = None) -> np.ndarray:
     """Shapley values (rows x inputs) of the ensemble's summed output, before any link function.
 
     ``model.base + values.sum(axis=1)`` is the ensemble's output for each row. ``X`` holds the
     tree node's inputs (float32 or float64; NaN is missing and takes each split's missing branch).
+    ``threads``: row slices worked on at once (default: the cores). numpy releases the GIL in
+    the passes, and DuckDB hands a Python function of a small table to one thread only, so the
+    kernel spreads its own rows.
     """
     XT = np.ascontiguousarray(np.asarray(X, dtype=np.float32).T)
+    n = XT.shape[1]
+    threads = max(1, min(threads or os.cpu_count() or 1, n // MIN_ROWS_PER_THREAD))
+    if threads == 1:
+        return _rows(model, XT).T
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = pool.map(lambda lo, hi: _rows(model, XT[:, lo:hi]), bounds[:-1], bounds[1:])
+        return np.concatenate(list(parts), axis=1).T
+
+
+def _rows(model: Ensemble, XT: np.ndarray) -> np.ndarray:
     n = XT.shape[1]
     out = np.zeros((model.n_features, n))
     for part in model.parts:
@@ -331,7 +348,7 @@ def shap_values(model: Ensemble, X: np.ndarray) -> np.ndarray:
         buffers = _Buffers(part, step)
         for start in range(0, n, step):
             out[:, start : start + step] += _batch(part, XT[:, start : start + step], buffers)
-    return out.T
+    return out
 
 
 class _Buffers:

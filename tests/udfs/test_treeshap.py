@@ -153,3 +153,14 @@ def test_hand_computed_shapley_values_of_one_small_tree():
     np.testing.assert_allclose(phi, [[1.0, 0.8]], rtol=1e-6)
     # A missing x0 takes the false branch (missing_value_tracks_true is 0): the same as x0 = 1.
     np.testing.assert_allclose(treeshap.shap_values(ensemble, np.array([[np.nan, 1.0]])), phi, rtol=1e-6)
+
+
+def test_rows_split_across_threads_give_the_same_values(data):
+    train, validation, ctx = data
+    candidate = CASES["hgb_churn"]().fit(train, validation, ctx)
+    explainer = explain.TreeExplainer(_loaded(candidate))
+    inputs = explainer.session.run([explainer.tree_input], {"features": np.ascontiguousarray(validation.X)})[0]
+    alone = treeshap.shap_values(explainer.ensemble, inputs, threads=1)
+    together = treeshap.shap_values(explainer.ensemble, inputs, threads=3)
+    assert len(inputs) >= 3 * treeshap.MIN_ROWS_PER_THREAD
+    np.testing.assert_array_equal(alone, together)
