@@ -401,10 +401,22 @@ def _batch(m: TreeModel, XT: np.ndarray, buf: _Buffers) -> np.ndarray:
     deeper = np.add.reduceat(W[m.later], m.later_starts, axis=0) if len(m.later) else None
     W /= f[:n]
     w = m.quad_w.astype(DTYPE)
-    g = W @ w
+    g = _weighted(W, w)
     if deeper is not None:
-        g[m.later_prev] -= (deeper / f[m.later_prev]) @ w
+        g[m.later_prev] -= _weighted(deeper / f[m.later_prev], w)
     terms = (o[:n] - m.z[:, None]) * g
     phi = np.zeros((m.n_features, b))
     phi[m.split_features] = np.add.reduceat(terms[m.splits], m.split_starts, axis=0)
     return phi
+
+
+def _weighted(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum over the last axis with ``weights``, one point at a time.
+
+    A matrix product would be quicker, but BLAS blocks its sums by the shape of the batch, which
+    would make a row's value depend on how many rows came with it.
+    """
+    out = values[..., 0] * weights[0]
+    for k in range(1, len(weights)):
+        out += values[..., k] * weights[k]
+    return out
