@@ -148,10 +148,8 @@ def parse(node: Node, n_features: int) -> Ensemble:
     children |= {(int(t), int(c)) for t, c, s in zip(tree_ids, false_ids, split, strict=True) if s}
     roots = [i for i, (t, n) in enumerate(zip(tree_ids, node_ids, strict=True)) if (int(t), int(n)) not in children]
 
-    walks = [
-        _walk(root, index, tree_ids, modes, features, values, missing, true_ids, false_ids, covers, n_features)
-        for root in roots
-    ]
+    source = _Source(index, tree_ids, modes, features, values, missing, true_ids, false_ids, covers, n_features)
+    walks = [_walk(root, source) for root in roots]
     # Trees whose paths hold few distinct features need fewer quadrature points: group them by it.
     groups: dict[int, list[tuple]] = {}
     for walk in walks:
@@ -165,7 +163,23 @@ def _points(max_unique: int) -> int:
     return max(1, -(-max_unique // 2))
 
 
-def _walk(root, index, tree_ids, modes, features, values, missing, true_ids, false_ids, covers, n_features) -> tuple:
+@dataclass(frozen=True)
+class _Source:
+    """The ensemble node's attributes, by ONNX node position, and where each (tree, node id) sits."""
+
+    index: dict[tuple[int, int], int]
+    tree_ids: np.ndarray
+    modes: list[str]
+    features: np.ndarray
+    values: np.ndarray
+    missing: np.ndarray
+    true_ids: np.ndarray
+    false_ids: np.ndarray
+    covers: np.ndarray
+    n_features: int
+
+
+def _walk(root: int, s: _Source) -> tuple:
     """Depth-first over one tree: its node columns, children and the most distinct features on a path.
 
     An edge is named by the node it leads into; ``seen`` maps a feature to the deepest edge on the
@@ -188,16 +202,16 @@ def _walk(root, index, tree_ids, modes, features, values, missing, true_ids, fal
         if parent >= 0:
             (true_child if is_true else false_child)[parent] = pos
         below = {**seen, feat: pos} if feat >= 0 else seen
-        if modes[src] == "LEAF":
+        if s.modes[src] == "LEAF":
             max_unique = max(max_unique, len(below))
             continue
-        t, f = int(tree_ids[src]), int(features[src])
-        if not 0 <= f < n_features:
-            raise UdfError(f"a split reads input {f}, outside the {n_features} inputs")
-        for child_id, goes_true in ((int(true_ids[src]), True), (int(false_ids[src]), False)):
-            child = index[(t, child_id)]
-            args = (float(values[src]), _MODES[modes[src]], int(missing[src]), goes_true)
-            stack.append((child, depth + 1, pos, f, *args, covers[child] / covers[src], below))
+        t, f = int(s.tree_ids[src]), int(s.features[src])
+        if not 0 <= f < s.n_features:
+            raise UdfError(f"a split reads input {f}, outside the {s.n_features} inputs")
+        for child_id, goes_true in ((int(s.true_ids[src]), True), (int(s.false_ids[src]), False)):
+            child = s.index[(t, child_id)]
+            args = (float(s.values[src]), _MODES[s.modes[src]], int(s.missing[src]), goes_true)
+            stack.append((child, depth + 1, pos, f, *args, s.covers[child] / s.covers[src], below))
     return cols, true_child, false_child, max_unique
 
 
