@@ -164,7 +164,12 @@ def test_evaluation_scores_the_registry_beside_the_oracle(run, built, tmp_path):
     without_oracle = evaluate_registry(built.db, root)
     row = next(r for r in without_oracle["value"] if r["model"] == card["name"])
     in_card = {k: v for k, v in card["metrics"]["test"].items() if k in row["metrics"]}
+    # Interval coverage too: the card's calibration, applied to the served predictions.
+    intervals, card_intervals = row["metrics"].pop("intervals"), in_card.pop("intervals")
     assert row["metrics"] == pytest.approx(in_card, rel=1e-4, abs=1e-6)
+    assert intervals.keys() == card_intervals.keys() == {"0.5", "0.8", "0.9"}
+    for level, measured in intervals.items():
+        assert measured == pytest.approx(card_intervals[level], rel=1e-4, abs=1e-6)
 
 
 def _run_cards(root: Path) -> list[dict]:
