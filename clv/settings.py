@@ -53,6 +53,9 @@ class Settings:
         Annual rate of ``discounted_clv`` in ``customer_scores``.
     vip_percentile, regular_percentile : float
         Value tiers by predicted-CLV percentile.
+    explain_drivers : bool
+        Whether ``customer_scores.top_drivers`` is filled (explaining every customer costs far
+        more than scoring it: docs/SCORING.md).
     seed, trials : int
         Training seed (same data and seed, same models) and search trials per tree family.
     """
@@ -74,6 +77,7 @@ class Settings:
     discount_rate: float = 0.1
     vip_percentile: float = 0.95
     regular_percentile: float = 0.5
+    explain_drivers: bool = True
     # [training]
     seed: int = _TRAINING.seed
     trials: int = _TRAINING.trials
@@ -98,13 +102,14 @@ class Settings:
             "vip_percentile": self.vip_percentile,
             "regular_percentile": self.regular_percentile,
             "discount_rate": self.discount_rate,
+            "explain_drivers": self.explain_drivers,
         }
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "paths": ("db", "models_dir", "published", "report", "evaluation", "backtest"),
     "features": ("as_of_date", "training_cutoffs", "n_training_cutoffs", "horizon_days", "churn_window_days"),
-    "scoring": ("discount_rate", "vip_percentile", "regular_percentile"),
+    "scoring": ("discount_rate", "vip_percentile", "regular_percentile", "explain_drivers"),
     "training": ("seed", "trials"),
 }
 
@@ -135,6 +140,10 @@ def _check(where: str, key: str, value: object) -> object:
     if key in ("n_training_cutoffs", "horizon_days", "churn_window_days", "trials"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ClvError(f"{where} must be a whole number of at least 1, got {value!r}")
+        return value
+    if key == "explain_drivers":
+        if not isinstance(value, bool):
+            raise ClvError(f"{where} must be true or false, got {value!r}")
         return value
     if key == "seed":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -93,6 +93,7 @@ def test_no_file_in_the_working_directory_means_the_defaults(tmp_path, monkeypat
         ("[scoring]\ndiscount_rate = 8\n", "discount_rate must be a number between 0 and 1, got 8"),
         ("[scoring]\nvip_percentile = 0.3\n", "vip_percentile (0.3) must be at least regular_percentile (0.5)"),
         ("[training]\nseed = true\n", "seed must be a whole number"),
+        ("[scoring]\nexplain_drivers = 'no'\n", "[scoring] explain_drivers must be true or false, got 'no'"),
         ("[paths]\ndb = 3\n", "[paths] db must be a path in quotes"),
         ("[paths\ndb = 'x'\n", "is not valid TOML"),
     ],
@@ -143,5 +144,17 @@ def test_the_settings_defaults_are_the_dbt_projects_vars():
         "vip_percentile",
         "regular_percentile",
         "discount_rate",
+        "explain_drivers",
     ):
         assert variables[name] == getattr(defaults, name), name
+
+
+def test_top_drivers_can_be_turned_off_by_flag_or_file(tmp_path, monkeypatch):
+    from duckdb_clv.cli import build_parser
+
+    monkeypatch.chdir(tmp_path)
+    assert Settings().scoring_vars()["explain_drivers"] is True
+    write(tmp_path / "clv.toml", "[scoring]\nexplain_drivers = false\n")
+    assert load_settings().scoring_vars()["explain_drivers"] is False
+    args = build_parser().parse_args(["score", "--no-drivers"])
+    assert args.explain_drivers is False and build_parser().parse_args(["score"]).explain_drivers is None

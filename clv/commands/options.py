@@ -107,6 +107,13 @@ def scoring(p: argparse.ArgumentParser) -> None:
         type=float,
         help=f"annual rate for discounted_clv in customer_scores (default: {DEFAULTS.discount_rate})",
     )
+    p.add_argument(
+        "--no-drivers",
+        dest="explain_drivers",
+        action="store_const",
+        const=False,
+        help="leave customer_scores.top_drivers empty: explaining every customer costs about 100x scoring it",
+    )
 
 
 def published(p: argparse.ArgumentParser) -> None:
