@@ -167,3 +167,18 @@ def test_score_history_keeps_each_run_once_and_catches_a_duplicated_run(scored, 
     with pytest.raises(ClvError, match="score_history"):
         score_customers(db, models)
     assert sum(r[4] for r in history(db)) == 2 * first[0][4] + 5
+
+
+def test_scoring_without_drivers_leaves_top_drivers_empty_and_keeps_the_rest(trained, tmp_path):
+    from duckdb_clv import pipeline
+    from duckdb_clv.settings import make_settings
+
+    db = copy_db(trained.built.db, tmp_path / "clv.duckdb")
+    shutil.copytree(trained.models, tmp_path / "models")
+    settings = make_settings(db=str(db), models_dir=str(tmp_path / "models"), explain_drivers=False)
+    result = pipeline.score(settings)
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute(
+            "SELECT count(*), count(top_drivers), count(clv_lower), count(predicted_clv) FROM customer_scores"
+        ).fetchall()[0]
+    assert row == (result.customers, 0, result.customers, result.customers)
