@@ -10,12 +10,12 @@ needs (extra graph outputs) by appending fields, which protobuf merges into the 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from duckdb_clv.udfs.onnx_guard import _varint
+from duckdb_clv.udfs.onnx_guard import wire_fields as _fields
 
 # Field numbers from onnx.proto.
 _MODEL_GRAPH = 7
@@ -33,28 +33,6 @@ class Node:
     inputs: list[str]
     outputs: list[str]
     attributes: dict[str, object] = field(default_factory=dict)
-
-
-def _fields(data: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
-    """(field number, wire type, value) of one message's top-level fields; fixed-width values as bytes."""
-    i = 0
-    n = len(data)
-    while i < n:
-        key, i = _varint(data, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(data, i)
-        elif wire == 2:
-            length, i = _varint(data, i)
-            value, i = data[i : i + length], i + length
-        elif wire in (1, 5):
-            width = 8 if wire == 1 else 4
-            value, i = data[i : i + width], i + width
-        else:
-            raise ValueError(f"wire type {wire} at byte {i}")
-        if i > n:
-            raise ValueError(f"field {number} runs past the end of its message")
-        yield number, wire, value
 
 
 def _packed_varints(data: memoryview) -> list[int]:

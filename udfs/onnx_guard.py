@@ -44,8 +44,11 @@ def _varint(data: memoryview, i: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(data: memoryview) -> Iterator[tuple[int, int | memoryview]]:
-    """(field number, value) of one message's top-level fields; nested messages are not parsed."""
+def wire_fields(data: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
+    """(field number, wire type, value) of one message's top-level fields; nested messages are not parsed.
+
+    Varints come as ints, length-delimited and fixed-width values as the bytes they span.
+    """
     i = 0
     while i < len(data):
         key, i = _varint(data, i)
@@ -54,18 +57,23 @@ def _fields(data: memoryview) -> Iterator[tuple[int, int | memoryview]]:
             raise ValueError(f"field number 0 at byte {i}")
         if wire == 0:
             value, i = _varint(data, i)
-        elif wire == 1:
-            value, i = None, i + 8
         elif wire == 2:
             length, i = _varint(data, i)
             value, i = data[i : i + length], i + length
-        elif wire == 5:
-            value, i = None, i + 4
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            value, i = data[i : i + width], i + width
         else:
             raise ValueError(f"wire type {wire} at byte {i}")
         if i > len(data):
             raise ValueError(f"field {field} runs past the end of the file ({len(data)} bytes)")
-        yield field, value
+        yield field, wire, value
+
+
+def _fields(data: memoryview) -> Iterator[tuple[int, int | memoryview | None]]:
+    """(field number, value) of the header's fields; fixed-width values, which it never reads, as None."""
+    for field, wire, value in wire_fields(data):
+        yield field, (None if wire in (1, 5) else value)
 
 
 def _text(value: int | memoryview | None) -> str:
