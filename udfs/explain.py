@@ -116,8 +116,10 @@ class TreeExplainer:
         self.calibration = described.get("calibration") or {}
         self.log_link = described.get("params", {}).get("loss") in LOG_LINK
         self.anchored = bool(described.get("anchored_on_btyd"))
+        self.anchor_base = described.get("explanation_base")
+        # Cards written before explanation_base held the anchor's training mean on the log scale.
         self.anchor_log_mean = described.get("anchor_log_mean")
-        if self.anchored and self.anchor_log_mean is None:
+        if self.anchored and not self.anchor_base and self.anchor_log_mean is None:
             raise UdfError(f"{model.ref} was trained before explanations; retrain it to explain it")
         data = onnx_graph.with_outputs(model.data, [self.tree_input])
         self.session = ort.InferenceSession(data, sess_options=session_options(), providers=["CPUExecutionProvider"])
@@ -138,11 +140,14 @@ class TreeExplainer:
                 base += np.log(scale)
                 if self.anchored:
                     expected = np.maximum(inputs[:, len(FEATURES) + 1] * inputs[:, len(FEATURES) + 2], ANCHOR_FLOOR)
-                    anchor = np.log(expected) - self.anchor_log_mean
-                    phi = np.hstack([phi, anchor[:, None]])
+                    # The anchor's reference is free: it is set so that the base is the card's
+                    # average validation prediction, and a customer BG/NBD expects little from
+                    # gets a negative anchor contribution rather than every customer a positive one.
+                    reference = np.log(self.anchor_base) - base if self.anchor_base else self.anchor_log_mean
+                    phi = np.hstack([phi, (np.log(expected) - reference)[:, None]])
                     inputs = np.hstack([inputs, expected[:, None]])
                     names = (*names, ANCHOR_INPUT)
-                    base += self.anchor_log_mean
+                    base += reference
                 total = base + phi.sum(axis=1)
                 phi, prediction, base = _to_scale(phi, total, base, np.exp)
             else:

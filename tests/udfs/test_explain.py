@@ -96,3 +96,22 @@ def test_intervals_come_from_the_card_of_the_model_that_predicts(con, trained):
         np.testing.assert_allclose(upper, expected[1], rtol=1e-12)
         # A narrower level is inside the wider one.
         assert np.all((lower <= lower50 + 1e-9) & (upper50 <= upper + 1e-9))
+
+
+def test_an_anchored_model_starts_from_its_average_customer(con, trained):
+    anchored = []
+    for name in _models(trained, "value"):
+        described = registry.read_card(trained.models, name, registry.versions(trained.models, name)[-1])["model"]
+        if described.get("anchored_on_btyd"):
+            anchored.append((name, described["explanation_base"]))
+    assert anchored, "the test registry trains no anchored model"
+    for name, average in anchored:
+        got = con.execute(
+            "SELECT e.base, [c.contribution FOR c IN e.contributions IF c.feature = 'bgnbd_expected_value'][1] "
+            f"FROM (SELECT explain_clv(s, model := '{name}', top_k := 1000) AS e FROM {ROWS} s)"
+        ).fetchall()
+        # The base is the average validation customer's prediction, not a geometric mean near 0:
+        # customers BG/NBD expects little from are pulled below it, the best above it.
+        assert {round(r[0], 6) for r in got} == {round(average, 6)}
+        anchor = np.array([r[1] for r in got])
+        assert np.any(anchor < 0) and np.any(anchor > 0), name

@@ -141,8 +141,6 @@ class Candidate(ABC):
         if self.anchored:
             expected = anchor(train_btyd)
             y, weight = y / expected, expected ** (2.0 - self.anchor_power)
-            # The explanations measure the anchor's part of a prediction from its training mean.
-            self.anchor_log_mean_ = float(np.mean(np.log(expected)))
         val = (self._inputs(validation.X, val_btyd), target(validation, self.task))
         self._fit(self._inputs(train.X, train_btyd), y, ctx, val, weight)
         self.calibrate(validation)
@@ -154,7 +152,10 @@ class Candidate(ABC):
         y = target(validation, self.task)
         self.calibration_ = ValueScale.fit(raw, y) if self.task == "value" else Platt.fit(raw, y)
         if self.task == "value":
-            self.intervals_ = fit_intervals(self.calibration_.apply(raw), y)
+            calibrated = self.calibration_.apply(raw)
+            self.intervals_ = fit_intervals(calibrated, y)
+            # An anchored model's explanations start from the average validation customer's prediction.
+            self.explanation_base_ = float(np.mean(calibrated))
         self.validation_raw_ = raw  # the evaluation and the fusion reuse them instead of predicting again
 
     def validation_predictions(self) -> np.ndarray:
@@ -212,7 +213,7 @@ class Candidate(ABC):
             "params": self.params,
             "btyd_features": self.btyd_features,
             "anchored_on_btyd": self.anchored,
-            "anchor_log_mean": getattr(self, "anchor_log_mean_", None),
+            "explanation_base": getattr(self, "explanation_base_", None) if self.anchored else None,
             "level_follows_btyd_at_scoring": self.holds_level,
             "calibration": self.calibration_.as_dict() if hasattr(self, "calibration_") else None,
             "intervals": getattr(self, "intervals_", None),
