@@ -21,6 +21,7 @@ from duckdb_clv.udfs.staging import staging_path, sweep
 PUBLISHED = (
     "customer_scores",
     "segment_summary",
+    "segment_profiles",
     "score_history",
     "model_importance",
     "monitor_drift",

@@ -282,3 +282,48 @@ def coverage_figure(levels: np.ndarray, measured: dict[str, np.ndarray]) -> str:
     return _finish_curves(
         fig, ax, "nominal level of the interval", "share of test customers inside it", "Interval coverage", "upper left"
     )
+
+
+def segments_scatter(components: np.ndarray, segments: np.ndarray, names: dict[int, str]) -> str:
+    """Customers on the first two principal components, one colour per named segment."""
+    fig, (ax,) = _figure(7.5, 5.5)
+    for i, (segment, name) in enumerate(sorted(names.items())):
+        at = segments == segment
+        if at.any():
+            ax.scatter(
+                components[at, 0],
+                components[at, 1] if components.shape[1] > 1 else np.zeros(int(at.sum())),
+                s=4,
+                alpha=0.5,
+                linewidths=0,
+                color=PALETTE[i % len(PALETTE)],
+                label=f"{name} ({int(at.sum()):,})",
+            )
+    ax.set_xlabel("first principal component")
+    ax.set_ylabel("second principal component")
+    ax.set_title(f"Segments of {len(segments):,} customers on the first two principal components")
+    ax.legend(fontsize=8, loc="best", markerscale=3)
+    ax.grid(alpha=0.3)
+    return _encode(fig)
+
+
+def pca_figure(ratios: np.ndarray, share: float, kept: int, silhouettes: dict[int, float], chosen: int) -> str:
+    """Cumulative explained variance by components kept, and silhouette by number of segments."""
+    fig, axes = _figure(10, 3.6, 2)
+    components = np.arange(1, len(ratios) + 1)
+    axes[0].bar(components, ratios, color="#1f77b4", label="each component")
+    axes[0].plot(components, np.cumsum(ratios), marker="o", markersize=3, color="#d62728", label="cumulative")
+    axes[0].axhline(share, color="black", linewidth=0.8, linestyle="--", label=f"kept: {share:.0%} ({kept})")
+    axes[0].set_xlabel("principal component")
+    axes[0].set_ylabel("share of variance explained")
+    axes[0].legend(fontsize=8, loc="center right")
+    ks = sorted(silhouettes)
+    axes[1].plot(ks, [silhouettes[k] for k in ks], marker="o", color="#2ca02c")
+    axes[1].axvline(chosen, color="black", linewidth=0.8, linestyle="--", label=f"chosen k = {chosen}")
+    axes[1].set_xlabel("segments (k)")
+    axes[1].set_ylabel("silhouette (sample)")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle("PCA before k-means: variance kept and the choice of k")
+    return _encode(fig)

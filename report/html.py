@@ -19,6 +19,8 @@ import duckdb
 import numpy as np
 
 from duckdb_clv.report import explanations, figures
+from duckdb_clv.report.segments import names_of as segment_names
+from duckdb_clv.report.segments import projection as segment_projection
 from duckdb_clv.training.dataset import connect
 from duckdb_clv.training.evaluation.holdout import (
     CHURN_COLUMNS,
@@ -189,7 +191,9 @@ def _groups(keys: np.ndarray, clv: np.ndarray, order: list[str]) -> tuple[list[s
     return [str(k) for k in order], counts, totals
 
 
-def _customers(scored: dict[str, np.ndarray] | None, segment_card: dict | None) -> tuple[str, str, str]:
+def _customers(
+    scored: dict[str, np.ndarray] | None, segment_card: dict | None, projection: tuple[str, str] | None
+) -> tuple[str, str, str]:
     missing = '<p class="note">No scored customers yet: run <code>clv score</code>, then <code>clv report</code>.</p>'
     if scored is None:
         return missing, missing, missing
@@ -199,18 +203,23 @@ def _customers(scored: dict[str, np.ndarray] | None, segment_card: dict | None) 
         figures.bars_figure(*tiers, "Value tiers"), "value tiers"
     )
     segment_ids = sorted(int(s) for s in np.unique(scored["segment"]))
+    named = segment_names(segment_card) if segment_card is not None else {}
     seg = _groups(scored["segment"].astype(int), clv, segment_ids)
-    segments = _img(
-        figures.bars_figure([f"segment {s}" for s in seg[0]], seg[1], seg[2], "K-means segments"), "segments"
-    )
+    labels = [named.get(int(s), f"segment {s}") for s in seg[0]]
+    segments = _img(figures.bars_figure(labels, seg[1], seg[2], "K-means segments"), "segments")
+    if projection is not None:
+        segments += _img(projection[0], "segments on the principal components") + _img(
+            projection[1], "explained variance and silhouette"
+        )
     if segment_card is not None:
         profiles = segment_card["model"]["profiles"]
         names = segment_card["model"]["features"]
         rows = [
-            [f"segment {p['segment']}", p["customers"], p["share"], *[p["mean"][n] for n in names]] for p in profiles
+            [p["segment"], named[int(p["segment"])], p["customers"], p["share"], *[p["mean"][n] for n in names]]
+            for p in profiles
         ]
-        segments += "<h3>Segment profiles (centroid means on the training data)</h3>" + _table(
-            ["segment", "customers", "share", *names], rows
+        segments += "<h3>Segment profiles (means on the customers the segments were fitted on)</h3>" + _table(
+            ["segment", "name", "customers", "share", *names], rows
         )
     recency = scored["rfm_recency_score"].astype(int)
     frequency = scored["rfm_frequency_score"].astype(int)
@@ -483,14 +492,21 @@ def write_report(
     say("explaining the champions' predictions")
     explained = _explanations(scores)
     say("reading the scored customers")
+    segment_pointer = registry.champion(models_dir, "segment")
+    segment_data, segment_card = (
+        registry.verified_model(models_dir, segment_pointer["name"], segment_pointer["version"])
+        if segment_pointer
+        else (None, None)
+    )
     with connect(db) as con:
         scored = _scored(con)
         monitoring = _monitoring(con)
-    segment_pointer = registry.champion(models_dir, "segment")
-    segment_card = (
-        registry.read_card(models_dir, segment_pointer["name"], segment_pointer["version"]) if segment_pointer else None
-    )
-    customers, segments, rfm = _customers(scored, segment_card)
+        projection = (
+            segment_projection(con, segment_data, segment_card)
+            if scored is not None and segment_card is not None
+            else None
+        )
+    customers, segments, rfm = _customers(scored, segment_card, projection)
     oracle_note = ""
     if scores.oracle is not None:
         left_out = scores.rows_without_oracle or 0
@@ -589,7 +605,14 @@ def write_report(
             "Today's scores (customer_scores) at the scoring cutoff.",
             customers,
         ),
-        _section("segments", "Segments", "K-means segments on standardized RFM and behaviour features.", segments),
+        _section(
+            "segments",
+            "Segments",
+            "K-means on the principal components of 12 standardized RFM and behaviour features, named by the rules "
+            "in docs/SCORING.md. The scatter shows a fixed sample of the scored customers on the first two "
+            "components; the chart beside the curve shows how the number of components and of segments were chosen.",
+            segments,
+        ),
         _section("rfm", "RFM heatmap", "Each cell: mean predicted CLV (colour, first number) and customers.", rfm),
         _section(
             "monitoring",

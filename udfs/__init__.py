@@ -24,8 +24,9 @@ __all__ = ["DEFAULT_MODELS_DIR", "connect", "register"]
 
 
 def register(con: duckdb.DuckDBPyConnection, models_dir: str | Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Register ``predict_clv``, ``churn_score``, ``customer_segment``, ``clv_model``, ``p_alive``,
-    ``expected_purchases`` and ``discounted_clv`` on a connection.
+    """Register ``predict_clv``, ``churn_score``, ``customer_segment``, ``segment_name``, ``clv_model``,
+    ``p_alive``, ``expected_purchases`` and ``discounted_clv`` (and the explanation and interval
+    functions) on a connection.
 
     Parameters
     ----------

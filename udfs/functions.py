@@ -188,3 +188,32 @@ def expected_purchases_kernel():
         return pa.array(out, mask=~valid)
 
     return kernel
+
+
+def segment_name_kernel():
+    """Kernel for ``_clv_segment_name(ref, segment)``: the segment's name in the model's card.
+
+    NULL for a NULL segment; a card written before segments had names gives ``segment <n>``.
+    """
+
+    def kernel(refs: pa.Array, segments: pa.Array) -> pa.Array:
+        out: list[str | None] = []
+        names: dict[str, dict[int, str]] = {}
+        for ref, segment in zip(refs.to_pylist(), segments.to_pylist(), strict=True):
+            if segment is None:
+                out.append(None)
+                continue
+            if ref not in names:
+                model = _model("segment", ref)
+                profiles = model.card.get("model", {}).get("profiles") or []
+                names[ref] = {int(p["segment"]): p.get("name") or f"segment {p['segment']}" for p in profiles}
+            known = names[ref]
+            if segment not in known:
+                raise UdfError(
+                    f"segment {segment} is not one of {ref.partition('|')[0]}'s {len(known)} segments "
+                    f"(0 to {len(known) - 1}); pass the segment customer_segment() gave with the same model"
+                )
+            out.append(known[segment])
+        return pa.array(out, type=pa.string())
+
+    return kernel

@@ -66,6 +66,8 @@ def macros(root: Path) -> list[str]:
         f"split_part(_clv_model(task, model, {registry_root}), '|', 1)",
         "CREATE OR REPLACE TEMP MACRO clv_reference(task, model := NULL) AS "
         f"_clv_reference(task, _clv_model(task, model, {registry_root}))",
+        "CREATE OR REPLACE TEMP MACRO segment_name(segment, model := NULL) AS "
+        f"_clv_segment_name({model('segment')}, segment)",
         "CREATE OR REPLACE TEMP MACRO p_alive(frequency, recency, t, model := NULL) AS "
         f"_clv_p_alive({model('value', btyd)}, frequency, recency, t)",
         "CREATE OR REPLACE TEMP MACRO expected_purchases(frequency, recency, t, periods, model := NULL) AS "
@@ -106,6 +108,7 @@ def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     _create(con, "_clv_interval_value", interval_functions.interval_kernel(), params, interval_functions.RESULT_SQL)
     _create(con, "_clv_model", functions.model_ref_kernel(), ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
     _create(con, "_clv_reference", functions.reference_kernel(), ["VARCHAR", "VARCHAR"], "VARCHAR")
+    _create(con, "_clv_segment_name", functions.segment_name_kernel(), ["VARCHAR", "BIGINT"], "VARCHAR")
     _create(con, "_clv_p_alive", functions.p_alive_kernel(), ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE")
     _create(
         con,

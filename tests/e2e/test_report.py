@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import os
 import re
 import shutil
@@ -19,10 +20,10 @@ from tests.conftest import copy_db
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
-# gain, deciles, ROC, calibration, two importances, distribution, tiers, segments, RFM heatmap,
-# predicted against realised per scoring run, seasonal shifts, two contribution beeswarms and
-# interval coverage
-CHARTS = 15
+# gain, deciles, ROC, calibration, two importances, distribution, tiers, segments, segments on
+# the principal components, explained variance and silhouette, RFM heatmap, predicted against
+# realised per scoring run, seasonal shifts, two contribution beeswarms and interval coverage
+CHARTS = 17
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +77,27 @@ def test_the_report_explains_the_champions_and_measures_their_intervals(report, 
     assert f"<td>{value} (champion)</td>" in section and "<td>value_btyd</td>" in section
 
 
+def test_the_report_shows_the_named_segments_on_their_principal_components(report, scored):
+    _, page = report
+    from duckdb_clv.udfs import registry
+
+    section = page[page.index('<section id="segments">') : page.index('<section id="rfm">')]
+    pointer = registry.champion(scored[1], "segment")
+    card = registry.read_card(scored[1], pointer["name"], pointer["version"])
+    assert 'alt="segments on the principal components"' in section
+    assert 'alt="explained variance and silhouette"' in section
+    # The profile table names every segment as the card does.
+    for profile in card["model"]["profiles"]:
+        assert f"<td>{html.escape(profile['name'])}</td>" in section
+
+
 def test_before_scoring_the_customer_sections_say_what_to_run(trained, tmp_path):
     db = copy_db(trained.built.db, tmp_path / "clv.duckdb")
     result = write_report(db, trained.models, tmp_path / "r.html", backtest=tmp_path / "none.json")
     page = result.path.read_text(encoding="utf-8")
     assert page.count("run <code>clv score</code>") == 3
     assert "No backtest found" in page and "Run <code>clv backtest</code>" in page
-    assert result.images == CHARTS - 6
+    assert result.images == CHARTS - 8
     assert "No scoring runs monitored yet" in page
 
 

@@ -67,6 +67,26 @@ def test_customer_scores_carry_the_interval_and_drivers_of_the_champion(scored):
         assert all(r[2] >= 90 and r[3] == 1 and r[4] == n for r in importance)
 
 
+def test_every_customer_has_the_name_of_a_profiled_segment(scored):
+    db, models, _ = scored
+    segment = registry.champion(models, "segment")
+    card = registry.read_card(models, segment["name"], segment["version"])["model"]
+    named = {p["segment"]: p["name"] for p in card["profiles"]}
+    with udfs.connect(db, models) as con:
+        scores = con.execute(
+            "SELECT segment, segment_name, count(*), avg(predicted_clv) FROM customer_scores GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        profiles = con.execute(
+            "SELECT segment, segment_name, customers, mean_predicted_clv, segment_model "
+            "FROM segment_profiles ORDER BY 1"
+        ).fetchall()
+    assert [(r[0], r[1]) for r in scores] == [(s, named[s]) for s, *_ in scores]
+    assert len(set(named.values())) == len(named)
+    assert [r[:3] for r in profiles] == [r[:3] for r in scores]
+    assert [r[3] for r in profiles] == pytest.approx([r[3] for r in scores], rel=1e-9)
+    assert {r[4] for r in profiles} == {f"{segment['name']}/{segment['version']}"}
+
+
 def test_score_without_models_says_to_train_first(trained, tmp_path, capsys):
     assert main(["score", "--db", str(trained.built.db), "--models-dir", str(tmp_path / "none")]) == 2
     assert "run `clv train" in capsys.readouterr().err
@@ -79,7 +99,14 @@ def test_publish_writes_a_separate_file_and_replaces_it_whole(scored, tmp_path):
     assert first["customer_scores"] > 0
     with duckdb.connect(str(target), read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        published = {"customer_scores", "segment_summary", "score_history", "fct_customer_features", "dim_customers"}
+        published = {
+            "customer_scores",
+            "segment_summary",
+            "segment_profiles",
+            "score_history",
+            "fct_customer_features",
+            "dim_customers",
+        }
         assert published <= tables
         columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
         assert not columns & {"email", "name", "phone", "address"}

@@ -78,6 +78,8 @@ ERRORS = [
     ("a NaN rate", "SELECT discounted_clv([1, 2], 'nan'::DOUBLE)", "rate must be a finite number greater than -1"),
     ("an infinite rate", "SELECT discounted_clv([1, 2], 'inf'::DOUBLE)", "rate must be a finite number"),
     ("a negative top_k", f"SELECT explain_clv(s, top_k := -1) FROM {ONE_ROW} s", "top_k must be 0 or more.*got -1"),
+    ("a segment the model does not have", "SELECT segment_name(99)", "segment 99 is not one of segment_kmeans/v1's"),
+    ("a segment name from a value model", "SELECT segment_name(0, model := 'value_rf')", "value_rf"),
     ("a word as top_k", f"SELECT explain_churn(s, top_k := 'three') FROM {ONE_ROW} s",
      "Could not convert string 'three' to INT64"),
     ("explaining a segment model", f"SELECT explain_clv(s, model := 'segment_kmeans') FROM {ONE_ROW} s",
@@ -108,6 +110,7 @@ RESULTS = [
     ("a NULL row to explain", "SELECT bool_and(explain_clv(s) IS NULL AND explain_churn(s) IS NULL), count(*) > 0 "
      "FROM (SELECT CASE WHEN false THEN m END AS s FROM ml_scoring_set m)", [(True, True)]),
     ("an empty table to explain", "SELECT explain_clv(s) FROM ml_scoring_set s WHERE false", []),
+    ("a NULL segment's name", "SELECT segment_name(NULL)", [(None,)]),
     ("a NULL row's interval", "SELECT bool_and(predict_clv_interval(s) IS NULL), count(*) > 0 FROM "
      "(SELECT CASE WHEN false THEN m END AS s FROM ml_scoring_set m)", [(True, True)]),
     ("a NULL level: the default 0.8", f"SELECT predict_clv_interval(s, level := NULL) = predict_clv_interval(s) "

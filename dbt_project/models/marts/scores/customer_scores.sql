@@ -1,6 +1,6 @@
 -- One row per customer at the scoring cutoff: predicted CLV with its interval and its three
--- largest drivers, churn probability, P(alive), segment, value tier and RFM segment, scored in SQL
--- by the registry's champion models.
+-- largest drivers, churn probability, P(alive), segment and its name, value tier and RFM
+-- segment, scored in SQL by the registry's champion models.
 -- Built by `clv score` (var score: true), which registers the functions through the
 -- udfs.dbt_plugin plugin of the profile.
 with scoring as (
@@ -66,6 +66,8 @@ final as (
         ranked.churn_probability,
         ranked.p_alive,
         ranked.segment,
+        -- The segment's name from the segment model's card (rules in docs/SCORING.md).
+        segment_name(ranked.segment) as segment_name,
         ranked.clv_percentile,
         features.rfm_segment,
         case

@@ -1,4 +1,4 @@
--- One row per k-means segment and value tier: customers, predicted CLV and churn.
+-- One row per k-means segment (with its name) and value tier: customers, predicted CLV and churn.
 with scores as (
     select * from {{ ref('customer_scores') }}
 ),
@@ -6,6 +6,7 @@ with scores as (
 final as (
     select
         segment,
+        segment_name,
         value_tier,
         count(*) as customers,
         sum(predicted_clv) as total_predicted_clv,
@@ -13,7 +14,7 @@ final as (
         avg(churn_probability) as mean_churn_probability,
         any_value(value_model) as value_model
     from scores
-    group by segment, value_tier
+    group by segment, segment_name, value_tier
 )
 
 select * from final
