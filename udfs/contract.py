@@ -73,6 +73,14 @@ BEHAVIOUR = (
 )
 RFM = ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
 
+# Weekly histories (dbt mart fct_customer_weekly_history): for each customer and cutoff, one
+# fixed-size array per channel over the SEQUENCE_WEEKS weeks up to the cutoff day, oldest first;
+# week k of the array holds the days SEQUENCE_WEEKS - 1 - k full weeks before the cutoff's week,
+# whose last day is the cutoff. Column name: f"{channel}_weekly".
+SEQUENCE_WEEKS = 52
+SEQUENCE_CHANNELS = ("orders", "net_value", "returns", "sessions", "product_views", "add_to_carts")
+SEQUENCE_COLUMNS = tuple(f"{c}_weekly" for c in SEQUENCE_CHANNELS)
+
 
 def slug(value: str) -> str:
     """Column-name form of a category value: ``UK and Ireland`` -> ``uk_and_ireland``, ``65+`` -> ``65_plus``.

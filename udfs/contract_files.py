@@ -25,6 +25,8 @@ from duckdb_clv.udfs.contract import (
     KEY_COLUMNS,
     LABELS,
     REGIONS,
+    SEQUENCE_CHANNELS,
+    SEQUENCE_WEEKS,
 )
 
 DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -114,6 +116,10 @@ def render_macros() -> str:
         f"{{% macro contract_behaviour_metrics() %}}{{{{ return({_jinja_list(BEHAVIOUR_METRICS)}) }}}}"
         "{% endmacro %}\n"
         f"{{% macro contract_behaviour_windows() %}}{{{{ return({_jinja_list(BEHAVIOUR_WINDOWS)}) }}}}"
+        "{% endmacro %}\n\n"
+        "{#- Weekly histories: weeks per array, and the channels that get one (column <channel>_weekly). -#}\n"
+        f"{{% macro contract_sequence_weeks() %}}{{{{ return({SEQUENCE_WEEKS}) }}}}{{% endmacro %}}\n"
+        f"{{% macro contract_sequence_channels() %}}{{{{ return({_jinja_list(SEQUENCE_CHANNELS)}) }}}}"
         "{% endmacro %}\n"
     )
 

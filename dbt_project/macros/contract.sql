@@ -6,3 +6,7 @@
 {#- Behaviour features: each metric over each trailing window of days. -#}
 {% macro contract_behaviour_metrics() %}{{ return(['sessions', 'page_views', 'product_views', 'searches', 'add_to_carts', 'checkout_starts', 'cart_abandonment_rate', 'dwell_minutes', 'reviews', 'mean_rating', 'wishlist_adds']) }}{% endmacro %}
 {% macro contract_behaviour_windows() %}{{ return([7, 30, 90]) }}{% endmacro %}
+
+{#- Weekly histories: weeks per array, and the channels that get one (column <channel>_weekly). -#}
+{% macro contract_sequence_weeks() %}{{ return(52) }}{% endmacro %}
+{% macro contract_sequence_channels() %}{{ return(['orders', 'net_value', 'returns', 'sessions', 'product_views', 'add_to_carts']) }}{% endmacro %}

@@ -23,9 +23,17 @@ def table(db, sql: str) -> list[tuple]:
 def test_future_orders_and_events_change_labels_but_never_features(built_fixed, tmp_path):
     db = copy_db(built_fixed.db, tmp_path / "pit.duckdb")  # built with FIXED
     features = "SELECT * FROM fct_customer_features WHERE cutoff_date = DATE '2024-06-30' ORDER BY customer_id"
+    history = "SELECT * FROM fct_customer_weekly_history WHERE cutoff_date = DATE '2024-06-30' ORDER BY customer_id"
     labels = "SELECT * FROM fct_customer_labels WHERE cutoff_date = DATE '2024-06-30' ORDER BY customer_id"
-    before_f, before_l = table(db, features), table(db, labels)
+    before_f, before_h, before_l = table(db, features), table(db, history), table(db, labels)
     customers = [r[0] for r in table(db, "SELECT customer_id FROM dim_customers ORDER BY customer_id LIMIT 50")]
+    # Their orders in the 52 weeks before the next cutoff, which the burst falls into.
+    next_quarter = (
+        "SELECT customer_id, list_sum(orders_weekly) FROM fct_customer_weekly_history "
+        "WHERE cutoff_date = DATE '2024-09-30' AND customer_id IN (SELECT customer_id FROM dim_customers "
+        "ORDER BY customer_id LIMIT 50) ORDER BY customer_id"
+    )
+    before_next = dict(table(db, next_quarter))
     # A burst of activity for 50 customers right after the cutoff (and after every other cutoff's day).
     orders = "order_id,customer_id,ordered_at,amount\n" + "".join(
         f"FUT{i},{c},2024-07-0{1 + i % 9} 12:00:00,{100 + i}\n" for i, c in enumerate(customers)
@@ -38,6 +46,10 @@ def test_future_orders_and_events_change_labels_but_never_features(built_fixed, 
     )
     build_features(db, FIXED, full_refresh=True)
     assert table(db, features) == before_f
+    assert table(db, history) == before_h
+    # The burst was read: each customer's history at the next cutoff holds its one new order.
+    after_next = dict(table(db, next_quarter))
+    assert {c: after_next[c] - before_next.get(c, 0) for c in customers} == dict.fromkeys(customers, 1)
     after_l = table(db, labels)
     assert after_l != before_l
     changed = {r[0] for r in after_l} - {r[0] for r in before_l} | {
@@ -82,7 +94,7 @@ def test_incremental_build_equals_a_full_rebuild(built, tmp_path):
     assert second.scoring_cutoff == "2026-01-01"
     assert set(second.training_cutoffs) - set(first.training_cutoffs)  # new month ends arrived
     full = built.db  # the session's build: everything loaded at once, built in one go
-    for relation in ("fct_customer_features", "fct_customer_labels"):
+    for relation in ("fct_customer_features", "fct_customer_weekly_history", "fct_customer_labels"):
         query = f"SELECT * FROM {relation} ORDER BY cutoff_date, customer_id"
         assert table(incremental, query) == table(full, query), relation
 
