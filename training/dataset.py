@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from duckdb_clv.training.errors import TrainingError
-from duckdb_clv.udfs.contract import FEATURES, differences
+from duckdb_clv.udfs.contract import FEATURES, SEQUENCE_COLUMNS, SEQUENCE_WEEKS, differences
 
 BATCH_ROWS = 1 << 18
 
@@ -43,6 +43,8 @@ class Dataset:
     churned: np.ndarray  # int8, 1 = no order within the churn window
     cutoff: np.ndarray  # datetime64[D]
     customer_id: np.ndarray  # object (str)
+    # float32 (rows, SEQUENCE_WEEKS, channels), oldest week first; read only when asked for.
+    history: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -57,6 +59,7 @@ class Dataset:
             churned=self.churned[rows],
             cutoff=self.cutoff[rows],
             customer_id=self.customer_id[rows],
+            history=None if self.history is None else self.history[rows],
         )
 
     def at(self, cutoffs: tuple[dt.date, ...] | dt.date) -> Dataset:
@@ -101,7 +104,7 @@ def _check_columns(con: duckdb.DuckDBPyConnection, view: str, labels: tuple[str,
         columns = [r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()]
     except duckdb.CatalogException as err:
         raise TrainingError(f"{view} does not exist: run `clv build` first") from err
-    features = [c for c in columns if c not in ("customer_id", "cutoff_date", *labels)]
+    features = [c for c in columns if c not in ("customer_id", "cutoff_date", *labels, *SEQUENCE_COLUMNS)]
     problem = differences(features)
     if problem:
         raise TrainingError(
@@ -114,6 +117,7 @@ def read_rows(
     view: str = "ml_training_set",
     where: str = "",
     progress: Callable[[int, int], None] | None = None,
+    history: bool = False,
 ) -> Dataset:
     """Read a view with the contract's columns into a Dataset.
 
@@ -127,6 +131,8 @@ def read_rows(
         Optional SQL filter, for instance on ``cutoff_date``.
     progress : callable, optional
         Called with (rows read, total rows) after each batch.
+    history : bool
+        Also read the weekly histories into ``Dataset.history``.
     """
     labels = ("future_value", "future_orders", "churned") if view == "ml_training_set" else ()
     _check_columns(con, view, labels)
@@ -138,7 +144,8 @@ def read_rows(
     churned = np.zeros(total, dtype=np.int8)
     cutoff = np.empty(total, dtype="datetime64[D]")
     ids = np.empty(total, dtype=object)
-    columns = ", ".join(("customer_id", "cutoff_date", *FEATURES, *labels))
+    H = np.empty((total, SEQUENCE_WEEKS, len(SEQUENCE_COLUMNS)), dtype=np.float32) if history else None
+    columns = ", ".join(("customer_id", "cutoff_date", *FEATURES, *labels, *(SEQUENCE_COLUMNS if history else ())))
     # A stable order, so that the same database gives the same matrix and the same models.
     reader = con.sql(f"SELECT {columns} FROM {view}{filter_sql} ORDER BY cutoff_date, customer_id")
     start = 0
@@ -149,6 +156,9 @@ def read_rows(
         for j, name in enumerate(FEATURES):
             # NULL features (for instance no repeat purchases yet) arrive as NaN; trees handle NaN.
             X[start:end, j] = batch.column(name).to_numpy(zero_copy_only=False)
+        if H is not None:
+            for c, name in enumerate(SEQUENCE_COLUMNS):
+                H[start:end, :, c] = _weeks(batch.column(name), name)
         if labels:
             value[start:end] = batch.column("future_value").to_numpy(zero_copy_only=False)
             orders[start:end] = batch.column("future_orders").to_numpy(zero_copy_only=False)
@@ -156,7 +166,16 @@ def read_rows(
         start = end
         if progress:
             progress(start, total)
-    return Dataset(X=X, value=value, orders=orders, churned=churned, cutoff=cutoff, customer_id=ids)
+    return Dataset(X=X, value=value, orders=orders, churned=churned, cutoff=cutoff, customer_id=ids, history=H)
+
+
+def _weeks(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
+    """(rows, SEQUENCE_WEEKS) float32 from a column of FLOAT[SEQUENCE_WEEKS] arrays."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.null_count:
+        raise TrainingError(f"{name} holds NULL histories; rebuild with `clv build --full-refresh`")
+    flat = array.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return flat.reshape(len(array), SEQUENCE_WEEKS)
 
 
 @dataclass(frozen=True)

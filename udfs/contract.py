@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-CONTRACT_VERSION = 1
+# 2 added the weekly history (an optional second model input); models reading only the
+# features keep version 1's spec hash, so they go on serving.
+CONTRACT_VERSION = 2
 
 # Categories one-hot encoded the same way for every model; other values encode as all zeros.
 CHANNELS = ("organic_search", "paid_search", "paid_social", "email", "referral", "affiliate", "direct")
@@ -80,6 +82,9 @@ RFM = ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
 SEQUENCE_WEEKS = 52
 SEQUENCE_CHANNELS = ("orders", "net_value", "returns", "sessions", "product_views", "add_to_carts")
 SEQUENCE_COLUMNS = tuple(f"{c}_weekly" for c in SEQUENCE_CHANNELS)
+SEQUENCE_TYPE = f"FLOAT[{SEQUENCE_WEEKS}]"
+# A sequence model's second ONNX input: float (rows, SEQUENCE_WEEKS, channels), oldest week first.
+HISTORY_INPUT = "history"
 
 
 def slug(value: str) -> str:
@@ -103,10 +108,17 @@ KEY_COLUMNS = (("customer_id", "VARCHAR"), ("cutoff_date", "DATE"))
 LABELS = (("future_value", "DOUBLE"), ("future_orders", "BIGINT"), ("churned", "INTEGER"))
 
 
-def spec_hash(features: tuple[str, ...] = FEATURES) -> str:
-    """sha256 of the ordered feature names and types; travels in ONNX metadata and model cards."""
-    payload = json.dumps({"version": CONTRACT_VERSION, "features": [[f, FEATURE_TYPE] for f in features]})
-    return hashlib.sha256(payload.encode()).hexdigest()
+def spec_hash(features: tuple[str, ...] = FEATURES, history: bool = False) -> str:
+    """sha256 of the ordered feature names and types; travels in ONNX metadata and model cards.
+
+    ``history``: the spec of a model that also reads the weekly history (its channels, in order,
+    and its length). Without it the payload is exactly contract version 1's, so models trained
+    before the history existed keep their hash.
+    """
+    spec: dict[str, object] = {"version": 1, "features": [[f, FEATURE_TYPE] for f in features]}
+    if history:
+        spec["history"] = {"input": HISTORY_INPUT, "weeks": SEQUENCE_WEEKS, "channels": list(SEQUENCE_CHANNELS)}
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()
 
 
 def differences(actual: list[str] | tuple[str, ...], expected: tuple[str, ...] = FEATURES) -> str:

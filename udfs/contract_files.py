@@ -26,6 +26,8 @@ from duckdb_clv.udfs.contract import (
     LABELS,
     REGIONS,
     SEQUENCE_CHANNELS,
+    SEQUENCE_COLUMNS,
+    SEQUENCE_TYPE,
     SEQUENCE_WEEKS,
 )
 
@@ -54,13 +56,14 @@ _LABEL_TESTS = {
 _MODELS = (
     (
         "ml_training_set",
-        "Features of the feature contract, in its order, with labels, for every training cutoff.",
+        "Features of the feature contract, in its order, the weekly histories, and the labels, for every "
+        "training cutoff.",
         "one row per customer per training cutoff",
         True,
     ),
     (
         "ml_scoring_set",
-        "Features of the feature contract, in its order, at the scoring cutoff (as_of_date).",
+        "Features of the feature contract, in its order, and the weekly histories, at the scoring cutoff (as_of_date).",
         "one row per customer at the scoring cutoff",
         False,
     ),
@@ -95,6 +98,8 @@ def render_models_yaml() -> str:
             out += _column(key, data_type, _KEY_DESCRIPTIONS[key], ["          - not_null"])
         for feature in FEATURES:
             out += _column(feature, FEATURE_TYPE)
+        for column, channel in zip(SEQUENCE_COLUMNS, SEQUENCE_CHANNELS, strict=True):
+            out += _column(column, SEQUENCE_TYPE, f"Weekly {channel}, oldest of {SEQUENCE_WEEKS} weeks first.")
         for label, data_type in LABELS if labels else ():
             out += _column(label, data_type, _LABEL_DESCRIPTIONS[label], _LABEL_TESTS.get(label))
     return "\n".join(line for line in out if line is not None) + "\n"

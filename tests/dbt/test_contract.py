@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -21,14 +23,20 @@ def columns_of(model: str) -> list[tuple[str, str]]:
     return [(c["name"], c["data_type"].upper()) for c in node["columns"]]
 
 
+HISTORY = [(c, contract.SEQUENCE_TYPE) for c in contract.SEQUENCE_COLUMNS]
+
+
 def test_scoring_view_yaml_is_the_contract():
-    expected = list(contract.KEY_COLUMNS) + [(f, contract.FEATURE_TYPE) for f in contract.FEATURES]
+    expected = list(contract.KEY_COLUMNS) + [(f, contract.FEATURE_TYPE) for f in contract.FEATURES] + HISTORY
     assert columns_of("ml_scoring_set") == expected
 
 
 def test_training_view_yaml_is_the_contract_plus_labels():
     expected = (
-        list(contract.KEY_COLUMNS) + [(f, contract.FEATURE_TYPE) for f in contract.FEATURES] + list(contract.LABELS)
+        list(contract.KEY_COLUMNS)
+        + [(f, contract.FEATURE_TYPE) for f in contract.FEATURES]
+        + HISTORY
+        + list(contract.LABELS)
     )
     assert columns_of("ml_training_set") == expected
 
@@ -50,6 +58,13 @@ def test_a_stale_generated_file_is_named_with_the_fix(tmp_path, capsys, monkeypa
     assert "contract.sql differs from udfs/contract.py: run `make contract`" in capsys.readouterr().err
     assert contract_files.write(tmp_path) == [contract_files.MACROS]
     assert contract_files.stale(tmp_path) == []
+
+
+def test_models_without_the_history_keep_contract_version_1s_spec_hash():
+    # The hash cards written under version 1 carry: those models must go on serving.
+    payload = json.dumps({"version": 1, "features": [[f, contract.FEATURE_TYPE] for f in contract.FEATURES]})
+    assert contract.spec_hash() == hashlib.sha256(payload.encode()).hexdigest()
+    assert contract.spec_hash(history=True) != contract.spec_hash()
 
 
 def test_spec_hash_changes_with_names_and_order():

@@ -6,6 +6,7 @@ import statistics
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import pytest
 
 from duckdb_clv.udfs import contract
@@ -29,8 +30,28 @@ def test_default_cutoffs(built):
 def test_views_have_exactly_the_contract_columns(con):
     for view, extra in (("ml_scoring_set", []), ("ml_training_set", list(contract.LABELS))):
         described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {view}").fetchall()]
-        expected = list(contract.KEY_COLUMNS) + [(f, "DOUBLE") for f in contract.FEATURES] + extra
+        history = [(c, contract.SEQUENCE_TYPE) for c in contract.SEQUENCE_COLUMNS]
+        expected = list(contract.KEY_COLUMNS) + [(f, "DOUBLE") for f in contract.FEATURES] + history + extra
         assert described == expected, contract.differences([d[0] for d in described[2:]])
+
+
+def test_training_reads_each_rows_history_beside_its_features(con):
+    from duckdb_clv.training.dataset import read_rows
+
+    rows = read_rows(con, "ml_training_set", history=True)
+    assert rows.history.shape == (len(rows), contract.SEQUENCE_WEEKS, len(contract.SEQUENCE_CHANNELS))
+    assert rows.history.sum() > 0
+    for i in np.random.default_rng(0).choice(len(rows), size=20, replace=False):
+        stored = con.execute(
+            f"SELECT {', '.join(contract.SEQUENCE_COLUMNS)} FROM fct_customer_weekly_history "
+            "WHERE customer_id = ? AND cutoff_date = ?",
+            [rows.customer_id[i], str(rows.cutoff[i])],
+        ).fetchone()
+        np.testing.assert_array_equal(rows.history[i], np.array(stored, dtype=np.float32).T)
+    # The last 13 weeks' orders agree with the row's own window counts.
+    orders = rows.history[:, -13:, contract.SEQUENCE_CHANNELS.index("orders")].sum(axis=1)
+    column = contract.FEATURES.index
+    assert np.all(orders >= rows.X[:, column("orders_90d")]) and np.all(orders <= rows.X[:, column("orders_180d")])
 
 
 def test_every_known_customer_once_per_cutoff(con):
