@@ -32,10 +32,10 @@ import numpy as np
 import onnxruntime as ort
 
 from duckdb_clv.udfs import onnx_graph, path_attribution, treeshap
-from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT, SEQUENCE_CHANNELS, SEQUENCE_WEEKS
 from duckdb_clv.udfs.errors import UdfError
-from duckdb_clv.udfs.models import LoadedModel
-from duckdb_clv.udfs.sessions import session_options
+from duckdb_clv.udfs.models import LoadedModel, history_missing
+from duckdb_clv.udfs.sessions import reads_history, session_options
 
 SCALES = {"value": "currency", "churn": "log-odds"}
 # The values a model's BG/NBD graph derives and appends to the features, in the graph's order
@@ -49,6 +49,8 @@ DERIVED_INPUTS = (
 # An anchored model's prediction is its trees' output times the BG/NBD expected value (the
 # expected purchases times the expected order value), reported as this input.
 ANCHOR_INPUT = "bgnbd_expected_value"
+# A sequence model's weekly history, explained as one input; its value is the net value over the weeks.
+HISTORY_NAME = "weekly_history"
 ANCHOR_FLOOR = 1e-6  # training.models.candidates.ANCHOR_FLOOR
 PLATT_EPS = 1e-6  # training.models.calibration.EPS
 # The features the BG/NBD + Gamma-Gamma graph reads (training.models.btyd_graph).
@@ -129,7 +131,8 @@ class TreeExplainer:
         inputs = self.session.run([self.tree_input], {"features": X})[0].astype(np.float64)
         return inputs, treeshap.shap_values(self.ensemble, inputs)
 
-    def explain(self, X: np.ndarray) -> Explanation:
+    def explain(self, X: np.ndarray, history: np.ndarray | None = None) -> Explanation:
+        # Tree ensembles read the features alone; a history passed with them is not an input.
         inputs, phi = self.tree_values(X)
         base = self.ensemble.base
         total = base + phi.sum(axis=1)
@@ -189,15 +192,53 @@ class PathExplainer:
             )
         family = family or model.card.get("model", {}).get("family")
         self.active = np.array([FEATURES.index(f) for f in BTYD_INPUTS]) if family == "btyd" else None
+        self.model = model
+        self.history_reference = None
+        if reads_history(self.session):
+            # The weekly history moves as one input, from the card's typical history.
+            typical = model.card.get("explanation", {}).get("history_baseline")
+            if typical is None:
+                raise UdfError(f"{model.ref} was trained before explanations; retrain it to explain it")
+            self.history_reference = np.asarray(typical, np.float32).reshape(SEQUENCE_WEEKS, len(SEQUENCE_CHANNELS))
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
-        out = self.session.run([self.output], {"features": X})[0].ravel().astype(np.float64)
+        feed = {"features": X}
+        if self.history_reference is not None:
+            # The path's matrix carries each row's history flattened after its features.
+            width = len(FEATURES)
+            feed = {
+                "features": np.ascontiguousarray(X[:, :width]),
+                HISTORY_INPUT: np.ascontiguousarray(X[:, width:]).reshape(len(X), *self.history_reference.shape),
+            }
+        out = self.session.run([self.output], feed)[0].ravel().astype(np.float64)
         return out if self.task == "value" else _logit(out)
 
-    def explain(self, X: np.ndarray) -> Explanation:
-        base = float(self._scaled(self.reference[None, :])[0])
-        phi, prediction = path_attribution.attribute(self._scaled, self.reference, X, base, self.active)
-        return Explanation(self.method, SCALES[self.task], FEATURES, base, X.astype(np.float64), phi, prediction)
+    def explain(self, X: np.ndarray, history: np.ndarray | None = None) -> Explanation:
+        if self.history_reference is None:
+            base = float(self._scaled(self.reference[None, :])[0])
+            phi, prediction = path_attribution.attribute(self._scaled, self.reference, X, base, self.active)
+            return Explanation(self.method, SCALES[self.task], FEATURES, base, X.astype(np.float64), phi, prediction)
+        if history is None:
+            raise history_missing(self.model.ref)
+        width = len(FEATURES)
+        reference = np.concatenate([self.reference, self.history_reference.ravel()])
+        joined = np.hstack([X, history.reshape(len(X), -1)])
+        block = np.arange(width, len(reference))
+        base = float(self._scaled(reference[None, :])[0])
+        phi, prediction = path_attribution.attribute(self._scaled, reference, joined, base, np.arange(width), [block])
+        # The history is one input: its contribution sits in its first column; its value, the
+        # row's total net value over the weeks.
+        values = np.hstack([X, history[:, :, SEQUENCE_CHANNELS.index("net_value")].sum(axis=1, keepdims=True)])
+        contributions = np.hstack([phi[:, :width], phi[:, width : width + 1]])
+        return Explanation(
+            self.method,
+            SCALES[self.task],
+            (*FEATURES, HISTORY_NAME),
+            base,
+            values.astype(np.float64),
+            contributions,
+            prediction,
+        )
 
 
 class FusedExplainer:
@@ -222,8 +263,8 @@ class FusedExplainer:
             raise UdfError(f"{model.ref}: its card lists no parts; retrain it to explain it")
         self.method = "+".join(sorted({e.method for _, e in self.parts}))
 
-    def explain(self, X: np.ndarray) -> Explanation:
-        explained = [(w, e.explain(X)) for w, e in self.parts]
+    def explain(self, X: np.ndarray, history: np.ndarray | None = None) -> Explanation:
+        explained = [(w, e.explain(X, history)) for w, e in self.parts]
         names: list[str] = []
         for _, out in explained:
             names += [n for n in out.inputs if n not in names]

@@ -18,10 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from duckdb_clv.udfs.contract import FEATURES
 from duckdb_clv.udfs.errors import UdfError
 from duckdb_clv.udfs.explain import explainer_for
-from duckdb_clv.udfs.functions import _matrix, _models_for
+from duckdb_clv.udfs.functions import ARGUMENTS, _models_for, check_histories, inputs
 
 DEFAULT_TOP_K = 3
 CONTRIBUTION = pa.struct([("feature", pa.string()), ("value", pa.float64()), ("contribution", pa.float64())])
@@ -90,20 +89,18 @@ def explain_kernel(task: str):
             return pa.array([], type=RESULT)
         k = _top_k(top_k)
         valid = np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
-        X = _matrix(columns)
+        X, H = inputs(columns)
         parts: list[tuple[np.ndarray | None, dict[str, pa.Array]]] = []
         for model, rows in _models_for(task, refs):
             explainer = explainer_for(model)
-            subset = X if rows is None else np.ascontiguousarray(X[rows])
             # NULL feature rows are left out of the work and come back NULL.
-            use = valid if rows is None else valid[rows]
-            explanation = explainer.explain(np.ascontiguousarray(subset[use]))
-            picked = _rows(model.ref, explanation, (k if rows is None else k[rows])[use], np.ones(int(use.sum()), bool))
-            index = np.flatnonzero(use) if rows is None else np.flatnonzero(rows)[use]
+            index = np.flatnonzero(valid if rows is None else rows & valid)
+            explanation = explainer.explain(np.ascontiguousarray(X[index]), check_histories(model, H, index))
+            picked = _rows(model.ref, explanation, k[index], np.ones(len(index), bool))
             parts.append((index, picked))
         return _assemble(n, parts)
 
-    names = ["refs", "top_k", "present", *(f"f{j}" for j in range(len(FEATURES)))]
+    names = ["refs", "top_k", "present", *(f"f{j}" for j in range(ARGUMENTS))]
     kernel.__signature__ = inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_ONLY) for p in names])
     return kernel
 

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from duckdb_clv.udfs import btyd_math
-from duckdb_clv.udfs.contract import FEATURES, spec_hash
+from duckdb_clv.udfs.contract import FEATURES, SEQUENCE_COLUMNS, SEQUENCE_WEEKS, spec_hash
 from duckdb_clv.udfs.errors import UdfError
-from duckdb_clv.udfs.models import LoadedModel, ModelCache
+from duckdb_clv.udfs.models import LoadedModel, ModelCache, history_missing
 
 BTYD_MODEL = "value_btyd"
 
@@ -51,6 +51,49 @@ def split_ref(value: str) -> tuple[str, ModelCache]:
     """('name/version', cache) from an internal reference."""
     ref, _, root = value.partition("|")
     return ref, cache_for(root)
+
+
+# The arguments after the model and presence flags: the features, then the weekly histories.
+ARGUMENTS = len(FEATURES) + len(SEQUENCE_COLUMNS)
+
+
+def inputs(columns: tuple[pa.Array, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(features matrix, histories or None when no row has one) from a kernel's feature arguments."""
+    if len(columns) != ARGUMENTS:
+        raise UdfError(
+            f"expected {ARGUMENTS} feature and history columns (spec {spec_hash()[:12]}), got {len(columns)}"
+        )
+    return _matrix(columns[: len(FEATURES)]), _histories(columns[len(FEATURES) :])
+
+
+def _histories(columns: tuple[pa.Array, ...]) -> np.ndarray | None:
+    """float32 (rows, weeks, channels); NaN for a row without one; None when no row has one.
+
+    A row without a history (its feature row lacks the columns) cannot go to a sequence model:
+    ``check_histories`` refuses it there, while the other models never read it.
+    """
+    if all(c.null_count == len(c) for c in columns):
+        return None
+    n = len(columns[0])
+    H = np.full((n, SEQUENCE_WEEKS, len(columns)), np.nan, dtype=np.float32)
+    for c, column in enumerate(columns):
+        # DuckDB hands Arrow UDFs chunked arrays; a chunked list array's flatten() means fields.
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        valid = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        filled = column.fill_null([0.0] * SEQUENCE_WEEKS) if column.null_count else column
+        weeks = np.asarray(filled.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+        H[valid, :, c] = weeks.reshape(n, SEQUENCE_WEEKS)[valid]
+    return H
+
+
+def check_histories(model: LoadedModel, H: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    """The histories of ``rows`` for a sequence model, refusing rows without one (None otherwise)."""
+    if not model.reads_history:
+        return None
+    part = None if H is None else H[rows]
+    if part is None or np.isnan(part).any():
+        raise history_missing(model.ref)
+    return np.ascontiguousarray(part)
 
 
 def _matrix(columns: tuple[pa.Array, ...]) -> np.ndarray:
@@ -99,18 +142,20 @@ def score_kernel(task: str):
         n = len(refs)
         if n == 0:
             return pa.array([], type=pa.int64() if integer else pa.float64())
-        X = _matrix(columns)
+        X, H = inputs(columns)
         out = np.empty(n, dtype=np.int64 if integer else np.float64)
-        for model, rows in _models_for(task, refs):
-            if rows is None:
-                out[:] = model.run(X).ravel()
-            else:
-                out[rows] = model.run(np.ascontiguousarray(X[rows])).ravel()
         mask = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
+        for model, rows in _models_for(task, refs):
+            picked = ~mask if rows is None else rows & ~mask
+            if rows is None and not model.reads_history:
+                out[:] = model.run(X).ravel()
+            elif picked.any():
+                history = check_histories(model, H, picked)
+                out[picked] = model.run(np.ascontiguousarray(X[picked]), history).ravel()
         return pa.array(out, mask=mask)
 
     # DuckDB counts a UDF's parameters from its signature; spell out all of them.
-    names = ["refs", "present", *(f"f{j}" for j in range(len(FEATURES)))]
+    names = ["refs", "present", *(f"f{j}" for j in range(ARGUMENTS))]
     kernel.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names])
     return kernel
 

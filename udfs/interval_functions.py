@@ -13,9 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from duckdb_clv.udfs.contract import FEATURES
 from duckdb_clv.udfs.errors import UdfError
-from duckdb_clv.udfs.functions import _matrix, _models_for
+from duckdb_clv.udfs.functions import ARGUMENTS, _models_for, check_histories, inputs
 from duckdb_clv.udfs.intervals import bounds, check_level
 
 DEFAULT_LEVEL = 0.8
@@ -41,18 +40,19 @@ def interval_kernel():
         if n == 0:
             return pa.array([], type=RESULT)
         levels = _levels(level)
-        X = _matrix(columns)
+        X, H = inputs(columns)
         lower, upper = np.empty(n), np.empty(n)
         missing = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
         for model, rows in _models_for("value", refs):
-            picked = np.arange(n) if rows is None else np.flatnonzero(rows)
+            picked = np.flatnonzero(~missing if rows is None else rows & ~missing)
             spec = model.card.get("model", {}).get("intervals")
             if not spec:
                 # Trained without labelled cutoffs to calibrate on (the baseline-only registry of a
                 # young shop): its interval is unknown, as a NULL says; scoring goes on.
                 missing[picked] = True
                 continue
-            prediction = model.run(np.ascontiguousarray(X[picked])).ravel().astype(np.float64)
+            history = check_histories(model, H, picked)
+            prediction = model.run(np.ascontiguousarray(X[picked]), history).ravel().astype(np.float64)
             for value in np.unique(levels[picked]):
                 same = levels[picked] == value
                 lower[picked[same]], upper[picked[same]] = bounds(spec, prediction[same], float(value))
@@ -60,6 +60,6 @@ def interval_kernel():
             [pa.array(lower), pa.array(upper)], fields=list(RESULT), mask=pa.array(missing)
         )
 
-    names = ["refs", "level", "present", *(f"f{j}" for j in range(len(FEATURES)))]
+    names = ["refs", "level", "present", *(f"f{j}" for j in range(ARGUMENTS))]
     kernel.__signature__ = inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_ONLY) for p in names])
     return kernel

@@ -13,14 +13,24 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from duckdb_clv.udfs import registry
-from duckdb_clv.udfs.errors import RegistryError
-from duckdb_clv.udfs.sessions import open_session
+from duckdb_clv.udfs.contract import HISTORY_INPUT, SEQUENCE_COLUMNS
+from duckdb_clv.udfs.errors import RegistryError, UdfError
+from duckdb_clv.udfs.sessions import open_session, reads_history
+
+
+def history_missing(ref: str) -> UdfError:
+    """The error for a sequence model given a row without its weekly history."""
+    return UdfError(
+        f"{ref} reads the weekly history: pass a feature row that also has "
+        f"{', '.join(SEQUENCE_COLUMNS)} (a row of ml_scoring_set has them)"
+    )
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,29 @@ class LoadedModel:
     def ref(self) -> str:
         return f"{self.name}/{self.version}"
 
-    def run(self, X: np.ndarray) -> np.ndarray:
-        """Outputs for a float32 (rows x features) matrix."""
+    @cached_property
+    def reads_history(self) -> bool:
+        """Whether the model also takes the weekly history (a sequence model)."""
+        return reads_history(self.session)
+
+    def inputs(self, X: np.ndarray, history: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The session's feed: ``features``, and ``history`` for a sequence model.
+
+        Raises
+        ------
+        UdfError
+            When the model reads the history and none was given.
+        """
+        if not self.reads_history:
+            return {"features": X}
+        if history is None:
+            raise history_missing(self.ref)
+        return {"features": X, HISTORY_INPUT: history}
+
+    def run(self, X: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Outputs for a float32 (rows x features) matrix and, for a sequence model, its histories."""
         # Every registered model's output is named after its task.
-        return self.session.run([self.task], {"features": X})[0]
+        return self.session.run([self.task], self.inputs(X, history))[0]
 
 
 class ModelCache:

@@ -37,37 +37,46 @@ def attribute(
     X: np.ndarray,
     base: float,
     active: np.ndarray | None = None,
+    blocks: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(contributions rows x features, predictions) with ``base + contributions.sum(1) == predictions``.
 
     ``model`` maps a float32 (rows x features) matrix to one float64 output per row; ``base`` is
     its output at ``reference``. ``active``: the features the model reads (default all); the
-    others keep the row's values along the path and get no contribution.
+    others keep the row's values along the path and get no contribution. ``blocks``: groups of
+    columns that move together as one input (a sequence model's 312 weekly values); each block's
+    contribution is reported in its first column, the rest of its columns get 0.
     """
     n, width = X.shape
     active = np.arange(width) if active is None else np.asarray(active)
+    groups = [np.array([j]) for j in active] + [np.asarray(b) for b in blocks or []]
     out = np.zeros((n, width))
-    rows_per_call = max(1, MAX_BATCH // (STEPS * (len(active) + 1)))
+    heads = np.array([g[0] for g in groups])
+    rows_per_call = max(1, MAX_BATCH // (STEPS * (len(groups) + 1)))
     for start in range(0, n, rows_per_call):
         chunk = X[start : start + rows_per_call]
-        out[start : start + len(chunk), active] = _chunk(model, reference, chunk, active)
+        out[start : start + len(chunk), heads] = _chunk(model, reference, chunk, groups)
     # Every path starts from the same reference: the base plus the steps is the model's output at x.
     return out, base + out.sum(axis=1)
 
 
 def _chunk(
-    model: Callable[[np.ndarray], np.ndarray], reference: np.ndarray, X: np.ndarray, active: np.ndarray
+    model: Callable[[np.ndarray], np.ndarray], reference: np.ndarray, X: np.ndarray, groups: list[np.ndarray]
 ) -> np.ndarray:
-    n, k = len(X), len(active)
-    points = _points(reference[active], X[:, active])  # (S + 1, n, k)
+    n, k = len(X), len(groups)
+    columns = np.concatenate(groups)
+    points = _points(reference[columns], X[:, columns])  # (S + 1, n, columns)
     start, end = points[:-1], points[1:]
-    # One feature moved at a time: (S, k, n, k), each start point with feature j at its end value.
+    # One group moved at a time: (S, k, n, columns), each start point with group g at its end value.
     single = np.repeat(start[:, None], k, axis=1)
-    j = np.arange(k)
-    single[:, j, :, j] = np.moveaxis(end, 2, 0)
-    moving = np.concatenate([points.reshape(-1, k), single.reshape(-1, k)])
+    offset = 0
+    for g, group in enumerate(groups):
+        at = slice(offset, offset + len(group))
+        single[:, g, :, at] = end[:, :, at]
+        offset += len(group)
+    moving = np.concatenate([points.reshape(-1, len(columns)), single.reshape(-1, len(columns))])
     full = np.repeat(X[None], len(moving) // n, axis=0).reshape(-1, X.shape[1])
-    full[:, active] = moving
+    full[:, columns] = moving
     values = model(np.ascontiguousarray(full, dtype=np.float32))
     on_path = values[: (STEPS + 1) * n].reshape(STEPS + 1, n)
     moved = values[(STEPS + 1) * n :].reshape(STEPS, k, n)
@@ -76,7 +85,9 @@ def _chunk(
     rest = change - own.sum(axis=1)
     weight = np.abs(own)
     total = weight.sum(axis=1)
-    changed = ~((start == end) | (np.isnan(start) & np.isnan(end)))
+    same = (start == end) | (np.isnan(start) & np.isnan(end))  # (S, n, columns)
+    bounds = np.cumsum([0] + [len(g) for g in groups])
+    changed = ~np.logical_and.reduceat(same, bounds[:-1], axis=2)  # a group moves if any column does
     changed = changed.transpose(0, 2, 1)  # (S, k, n)
     # Shares of the interaction: by |own effect|, or evenly over the moved features when none has one.
     share = np.where(total[:, None, :] > 0, weight / np.where(total > 0, total, 1.0)[:, None, :], 0.0)

@@ -121,7 +121,7 @@ def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
             f"{str(card.get('sha256'))[:12]}…; the file was changed or corrupted, retrain or roll back"
         )
     check_model_bytes(data, card, f"{name} {version}")
-    if card.get("spec_hash") != spec_hash():
+    if card.get("spec_hash") != spec_hash(history="history_input" in card):
         names = [f["name"] for f in card.get("features", [])]
         diff = [f for f in FEATURES if f not in names] + [f for f in names if f not in FEATURES]
         raise RegistryError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import onnxruntime as ort
 
-from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT, SEQUENCE_CHANNELS, SEQUENCE_WEEKS
 from duckdb_clv.udfs.errors import RegistryError
 
 
@@ -22,16 +22,24 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
     return options
 
 
+def reads_history(session: ort.InferenceSession) -> bool:
+    """Whether the model takes the weekly history as its second input."""
+    return any(i.name == HISTORY_INPUT for i in session.get_inputs())
+
+
 def _check_signature(session: ort.InferenceSession, task: str, where: str) -> None:
     inputs = [(i.name, i.type, i.shape) for i in session.get_inputs()]
-    if (
-        len(inputs) != 1
-        or inputs[0][0] != "features"
-        or inputs[0][1] != "tensor(float)"
-        or (inputs[0][2][-1] != len(FEATURES))
-    ):
+    features_ok = inputs and inputs[0][:2] == ("features", "tensor(float)") and inputs[0][2][-1] == len(FEATURES)
+    # A sequence model also reads the weekly history: float (rows, weeks, channels).
+    history_ok = len(inputs) == 1 or (
+        len(inputs) == 2
+        and inputs[1][:2] == (HISTORY_INPUT, "tensor(float)")
+        and list(inputs[1][2][1:]) == [SEQUENCE_WEEKS, len(SEQUENCE_CHANNELS)]
+    )
+    if not (features_ok and history_ok):
         raise RegistryError(
-            f"{where}: expects inputs {inputs}, not one float 'features' input of width {len(FEATURES)}"
+            f"{where}: expects inputs {inputs}, not one float 'features' input of width {len(FEATURES)} "
+            f"(and optionally a float '{HISTORY_INPUT}' input of shape [N, {SEQUENCE_WEEKS}, {len(SEQUENCE_CHANNELS)}])"
         )
     if task not in [o.name for o in session.get_outputs()]:
         raise RegistryError(f"{where}: has no output named {task!r}")

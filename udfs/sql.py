@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from duckdb_clv.udfs import explain_functions, functions, interval_functions
-from duckdb_clv.udfs.contract import FEATURES, spec_hash
+from duckdb_clv.udfs.contract import FEATURES, SEQUENCE_COLUMNS, SEQUENCE_TYPE, spec_hash
 
 TASK_FUNCTIONS = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}
 EXPLAIN_FUNCTIONS = {"value": "explain_clv", "churn": "explain_churn"}
@@ -39,9 +39,20 @@ def _feature(name: str) -> str:
     )
 
 
+def _histories() -> str:
+    # A cast of a struct to a struct type picks fields by name, drops the others and fills the
+    # missing ones with NULL: a feature row without the weekly history still binds, and only a
+    # sequence model refuses it (naming the columns), when it is the one asked to score.
+    # DuckDB refuses a struct cast with no field in common: the first feature, which every feature
+    # row has (its absence fails binding anyway), is carried along as text, a cast any value has,
+    # so a wrong type in it still reaches the error that names the feature.
+    fields = ", ".join([f"{FEATURES[0]} VARCHAR", *(f"{c} {SEQUENCE_TYPE}" for c in SEQUENCE_COLUMNS)])
+    return ", ".join(f"struct_extract(CAST(features AS STRUCT({fields})), '{c}')" for c in SEQUENCE_COLUMNS)
+
+
 def macros(root: Path) -> list[str]:
     """CREATE statements of the public functions (temporary: they live with the connection)."""
-    features = ", ".join(_feature(f) for f in FEATURES)
+    features = ", ".join(_feature(f) for f in FEATURES) + ", " + _histories()
     registry_root = "'" + str(root).replace("'", "''") + "'"
 
     def model(task: str, default: str = "model") -> str:
@@ -95,7 +106,7 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, kernel, params: list[str]
 
 def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     """Create the UDFs (once per database instance) and this connection's macros over ``root``."""
-    doubles = ["DOUBLE"] * len(FEATURES)
+    doubles = ["DOUBLE"] * len(FEATURES) + [SEQUENCE_TYPE] * len(SEQUENCE_COLUMNS)
     for task in TASK_FUNCTIONS:
         returns = "BIGINT" if task == "segment" else "DOUBLE"
         _create(con, f"_clv_score_{task}", functions.score_kernel(task), ["VARCHAR", "BOOLEAN", *doubles], returns)

@@ -19,7 +19,15 @@ from pathlib import Path
 import onnx
 
 from duckdb_clv.training.export.onnx_tools import check_domains
-from duckdb_clv.udfs.contract import CONTRACT_VERSION, FEATURE_TYPE, FEATURES, spec_hash
+from duckdb_clv.udfs.contract import (
+    CONTRACT_VERSION,
+    FEATURE_TYPE,
+    FEATURES,
+    HISTORY_INPUT,
+    SEQUENCE_CHANNELS,
+    SEQUENCE_WEEKS,
+    spec_hash,
+)
 from duckdb_clv.udfs.registry import check_name, version_number, versions
 from duckdb_clv.udfs.staging import staging_path, sweep
 
@@ -64,6 +72,14 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
     root = Path(root)
     name = check_name(card["name"])
     check_domains(model)
+    # A sequence model's second input is the weekly history; its spec hash covers it.
+    history = any(i.name == HISTORY_INPUT for i in model.graph.input)
+    history_input = {
+        "name": HISTORY_INPUT,
+        "type": "float32",
+        "shape": ["N", SEQUENCE_WEEKS, len(SEQUENCE_CHANNELS)],
+        "channels": list(SEQUENCE_CHANNELS),
+    }
     (root / name).mkdir(parents=True, exist_ok=True)
     while True:
         existing = versions(root, name)
@@ -74,7 +90,7 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
             "name": name,
             "version": version,
             "task": card["task"],
-            "spec_hash": spec_hash(),
+            "spec_hash": spec_hash(history=history),
             "contract_version": str(CONTRACT_VERSION),
             "created_at": created,
         }
@@ -84,10 +100,11 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
         full = {
             **card,
             "version": version,
-            "spec_hash": spec_hash(),
+            "spec_hash": spec_hash(history=history),
             "contract_version": CONTRACT_VERSION,
             "features": [{"name": f, "type": FEATURE_TYPE} for f in FEATURES],
             "input": {"name": "features", "type": "float32", "shape": ["N", len(FEATURES)]},
+            **({"history_input": history_input} if history else {}),
             "sha256": hashlib.sha256(data).hexdigest(),
             "size_bytes": len(data),
             "libraries": library_versions(),
