@@ -12,7 +12,7 @@ import onnxruntime as ort
 from onnx import TensorProto, compose, helper, numpy_helper
 
 from duckdb_clv.training.errors import TrainingError
-from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT, SEQUENCE_CHANNELS, SEQUENCE_WEEKS
 from duckdb_clv.udfs.sessions import session_options
 
 OPSET = 17
@@ -23,8 +23,15 @@ INPUT = "features"
 
 
 def features_input() -> onnx.ValueInfoProto:
-    """The one input every model takes."""
+    """The input every model takes."""
     return helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", len(FEATURES)])
+
+
+def history_input() -> onnx.ValueInfoProto:
+    """A sequence model's second input: the weekly history, rows x weeks x channels."""
+    return helper.make_tensor_value_info(
+        HISTORY_INPUT, TensorProto.FLOAT, ["N", SEQUENCE_WEEKS, len(SEQUENCE_CHANNELS)]
+    )
 
 
 def _opsets(models: list[onnx.ModelProto]) -> list[onnx.OperatorSetIdProto]:
@@ -79,6 +86,7 @@ def compose_graph(
     initializers: list[onnx.TensorProto],
     outputs: list[onnx.ValueInfoProto],
     name: str,
+    history: bool = False,
 ) -> onnx.ModelProto:
     """One model made of several: each part's tensors are prefixed with its key, its inputs wired.
 
@@ -92,6 +100,8 @@ def compose_graph(
         Extra nodes (reading ``<prefix>/<output>`` names) and constants that combine the parts.
     outputs : list
         The composed model's outputs.
+    history : bool
+        The composed model also takes the weekly history (a part reads it).
     """
     all_nodes: list[onnx.NodeProto] = []
     all_inits: list[onnx.TensorProto] = []
@@ -102,7 +112,11 @@ def compose_graph(
         all_nodes.extend(renamed.graph.node)
         all_inits.extend(renamed.graph.initializer)
     graph = helper.make_graph(
-        topological(all_nodes + nodes), name, [features_input()], outputs, initializer=all_inits + initializers
+        topological(all_nodes + nodes),
+        name,
+        [features_input(), *([history_input()] if history else [])],
+        outputs,
+        initializer=all_inits + initializers,
     )
     model = helper.make_model(graph, opset_imports=_opsets(list(parts.values())), producer_name="duckdb-clv")
     model.ir_version = 8
@@ -147,7 +161,12 @@ def session(model: onnx.ModelProto | bytes, threads: int = 1) -> ort.InferenceSe
     return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def run(model: onnx.ModelProto | bytes, X: np.ndarray, output: str, threads: int = 1) -> np.ndarray:
-    """Run ``model`` on a float32 matrix and return one output."""
+def run(
+    model: onnx.ModelProto | bytes, X: np.ndarray, output: str, threads: int = 1, history: np.ndarray | None = None
+) -> np.ndarray:
+    """Run ``model`` on a float32 matrix (and, for a sequence model, the rows' histories); one output."""
     sess = session(model, threads)
-    return sess.run([output], {INPUT: np.ascontiguousarray(X, dtype=np.float32)})[0]
+    feed = {INPUT: np.ascontiguousarray(X, dtype=np.float32)}
+    if history is not None:
+        feed[HISTORY_INPUT] = np.ascontiguousarray(history, dtype=np.float32)
+    return sess.run([output], feed)[0]

@@ -51,15 +51,17 @@ def parity(task: str, expected: np.ndarray, actual: np.ndarray) -> dict[str, flo
 
 
 def export_checked(
-    candidate: object, X: np.ndarray, expected: np.ndarray | None = None
+    candidate: object, X: np.ndarray, expected: np.ndarray | None = None, history: np.ndarray | None = None
 ) -> tuple[onnx.ModelProto, dict[str, float]]:
     """The candidate's ONNX model and its parity figures on ``X`` (float32 rows of the contract).
 
-    ``expected`` is the in-memory model's prediction on ``X`` when the caller has it already.
+    ``expected`` is the in-memory model's prediction on ``X`` when the caller has it already;
+    ``history``: the rows' weekly histories, for a sequence model.
     """
     model = candidate.to_onnx()
     onnx.checker.check_model(model)
     check_domains(model)
-    actual = run(model, X, candidate.task)
-    figures = parity(candidate.task, candidate.predict(X) if expected is None else expected, actual)
-    return model, figures
+    actual = run(model, X, candidate.task, history=history)
+    if expected is None:
+        expected = candidate.predict(X) if history is None else candidate.predict(X, history)
+    return model, parity(candidate.task, expected, actual)

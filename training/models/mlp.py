@@ -17,19 +17,16 @@ Training is seeded and deterministic, stops early on the validation loss, and re
 
 from __future__ import annotations
 
-import io
 import math
-import warnings
 
 import numpy as np
 import onnx
 import torch
 from torch import nn
 
-from duckdb_clv.training.export.onnx_tools import OPSET
 from duckdb_clv.training.models.candidates import Candidate, FitContext
+from duckdb_clv.training.models.torch_fit import export, feature_preparation, fit_early_stopping, seed
 
-HEAVY_TAIL = 10.0  # columns whose largest absolute value exceeds this are log-transformed
 OUTPUT_CAP = 10.0  # a customer's predicted value stays below this many times the largest training label
 
 
@@ -136,49 +133,21 @@ class MLP(Candidate):
         weight: np.ndarray | None = None,
     ) -> None:
         # Never anchored (anchor_power is None), so never weighted.
-        torch.manual_seed(ctx.seed)
-        torch.use_deterministic_algorithms(True)
-        torch.set_num_threads(ctx.threads)
-        rng = np.random.default_rng(ctx.seed)
-        clean = np.nan_to_num(X, nan=0.0)
-        log_mask = np.abs(clean).max(axis=0) > HEAVY_TAIL
-        prepared = np.where(log_mask, np.sign(clean) * np.log1p(np.abs(clean)), clean)
-        mean, std = prepared.mean(axis=0), prepared.std(axis=0)
-        std[std < 1e-6] = 1.0
+        seed(ctx)
+        log_mask, bounds, mean, std = feature_preparation(X)
         out = 3 if self._kind == "ziln" else 1
-        bounds = (prepared.min(axis=0), prepared.max(axis=0))
         net = _Net(log_mask, bounds, mean, std, tuple(int(h) for h in self.params["hidden"]), out)
-        optimizer = torch.optim.Adam(net.parameters(), lr=float(self.params["learning_rate"]))
         X_t, y_t = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y.astype(np.float32))
         X_v, y_v = torch.from_numpy(np.ascontiguousarray(val[0])), torch.from_numpy(val[1].astype(np.float32))
-        batch, epochs = int(self.params["batch_size"]), int(self.params["max_epochs"])
-        best, best_state, waited = math.inf, None, 0
-        self.history_: list[dict[str, float]] = []
-        for epoch in range(1, epochs + 1):
-            net.train()
-            order = torch.from_numpy(rng.permutation(len(X_t)))
-            for start in range(0, len(order), batch):
-                rows = order[start : start + batch]
-                optimizer.zero_grad()
-                loss = _loss(self._kind, net(X_t[rows]), y_t[rows])
-                loss.backward()
-                optimizer.step()
-            net.eval()
-            with torch.no_grad():
-                val_loss = float(_loss(self._kind, net(X_v), y_v))
-            self.history_.append({"epoch": epoch, "validation_loss": val_loss})
-            ctx.log(f"{self.name} epoch {epoch}/{epochs}: validation loss {val_loss:.4f}")
-            if ctx.epochs:
-                ctx.epochs(epoch, epochs)
-            if val_loss < best - 1e-6:
-                best, waited = val_loss, 0
-                best_state = {k: v.clone() for k, v in net.state_dict().items()}
-            else:
-                waited += 1
-                if waited >= int(self.params["patience"]):
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        self.history_ = fit_early_stopping(
+            net,
+            len(X_t),
+            lambda rows: _loss(self._kind, net(X_t[rows]), y_t[rows]),
+            lambda: _loss(self._kind, net(X_v), y_v),
+            self.params,
+            ctx,
+            self.name,
+        )
         largest = float(np.max(y)) if self._kind != "churn" and y.size else 0.0
         self.log_cap_ = math.log(OUTPUT_CAP * largest) if largest > 0 else 30.0
         self.model_ = _Served(net.eval(), self._kind, self.log_cap_)
@@ -189,20 +158,7 @@ class MLP(Candidate):
             return self.model_(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()[:, 0]
 
     def _graph(self, width: int) -> onnx.ModelProto:
-        buffer = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                self.model_,
-                (torch.zeros(2, width),),
-                buffer,
-                dynamo=False,
-                input_names=["features"],
-                output_names=["raw"],
-                dynamic_axes={"features": {0: "N"}, "raw": {0: "N"}},
-                opset_version=OPSET,
-            )
-        return onnx.load_from_string(buffer.getvalue())
+        return export(self.model_, {"features": torch.zeros(2, width)})
 
     def describe(self) -> dict[str, object]:
         out = super().describe()
