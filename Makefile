@@ -61,6 +61,7 @@ reliability: install
 bench: install
 	$(BIN)/python -m bench.bench_generate
 	$(BIN)/python -m bench.bench_features --shop bench/out/shop_1m
+	$(BIN)/python -m bench.bench_histories --db bench/out/clv_1m.duckdb
 	$(BIN)/python -m bench.bench_btyd_summary
 	$(BIN)/python -m bench.bench_training --db bench/out/clv_1m.duckdb --no-oracle
 	$(BIN)/python -m bench.bench_scoring --source bench/out/clv_1m.duckdb --models bench/out/clv_1m_models
