@@ -19,7 +19,6 @@ import duckdb
 import numpy as np
 
 from duckdb_clv.report import explanations, figures
-from duckdb_clv.report.segments import names_of as segment_names
 from duckdb_clv.report.segments import projection as segment_projection
 from duckdb_clv.training.dataset import connect
 from duckdb_clv.training.evaluation.holdout import (
@@ -32,6 +31,7 @@ from duckdb_clv.training.evaluation.holdout import (
 )
 from duckdb_clv.training.evaluation.importance import permutation_importance
 from duckdb_clv.udfs import registry
+from duckdb_clv.udfs.functions import segment_names
 
 # Section ids, in page order; tests and the headless render check look for each.
 SECTIONS = (

@@ -13,14 +13,10 @@ import numpy as np
 from duckdb_clv.report import figures
 from duckdb_clv.training.dataset import read_rows
 from duckdb_clv.training.models.segments import COMPONENTS_OUTPUT
+from duckdb_clv.udfs.functions import segment_names
 from duckdb_clv.udfs.sessions import open_session
 
 SAMPLE_ROWS = 5_000
-
-
-def names_of(card: dict) -> dict[int, str]:
-    """Segment id -> name from a segment model's card (``segment <n>`` for a card without names)."""
-    return {int(p["segment"]): p.get("name") or f"segment {p['segment']}" for p in card["model"]["profiles"]}
 
 
 def projection(con: duckdb.DuckDBPyConnection, data: bytes, card: dict) -> tuple[str, str] | None:
@@ -33,7 +29,7 @@ def projection(con: duckdb.DuckDBPyConnection, data: bytes, card: dict) -> tuple
     rows = read_rows(con, "ml_scoring_set", where=sample)
     session = open_session(data, "segment", f"{card['name']} {card['version']}")
     segment, components = session.run(["segment", COMPONENTS_OUTPUT], {"features": rows.X})
-    scatter = figures.segments_scatter(components[:, :2], segment.ravel().astype(int), names_of(card))
+    scatter = figures.segments_scatter(components[:, :2], segment.ravel().astype(int), segment_names(card))
     pca = described["pca"]
     curve = figures.pca_figure(
         np.asarray(pca["explained_variance_ratio"]),

@@ -89,13 +89,15 @@ def explain_kernel(task: str):
             return pa.array([], type=RESULT)
         k = _top_k(top_k)
         valid = np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
-        X, H = inputs(columns)
+        X, history_columns = inputs(columns)
         parts: list[tuple[np.ndarray | None, dict[str, pa.Array]]] = []
         for model, rows in _models_for(task, refs):
             explainer = explainer_for(model)
             # NULL feature rows are left out of the work and come back NULL.
             index = np.flatnonzero(valid if rows is None else rows & valid)
-            explanation = explainer.explain(np.ascontiguousarray(X[index]), check_histories(model, H, index))
+            explanation = explainer.explain(
+                np.ascontiguousarray(X[index]), check_histories(model, history_columns, index)
+            )
             picked = _rows(model.ref, explanation, k[index], np.ones(len(index), bool))
             parts.append((index, picked))
         return _assemble(n, parts)

@@ -57,13 +57,17 @@ def split_ref(value: str) -> tuple[str, ModelCache]:
 ARGUMENTS = len(FEATURES) + len(SEQUENCE_COLUMNS)
 
 
-def inputs(columns: tuple[pa.Array, ...]) -> tuple[np.ndarray, np.ndarray | None]:
-    """(features matrix, histories or None when no row has one) from a kernel's feature arguments."""
+def inputs(columns: tuple[pa.Array, ...]) -> tuple[np.ndarray, tuple[pa.Array, ...]]:
+    """(features matrix, the history columns as they came) from a kernel's feature arguments.
+
+    The histories stay Arrow arrays: only a sequence model converts them (``check_histories``),
+    so feature-only models pay nothing for them on the scoring path.
+    """
     if len(columns) != ARGUMENTS:
         raise UdfError(
             f"expected {ARGUMENTS} feature and history columns (spec {spec_hash()[:12]}), got {len(columns)}"
         )
-    return _matrix(columns[: len(FEATURES)]), _histories(columns[len(FEATURES) :])
+    return _matrix(columns[: len(FEATURES)]), columns[len(FEATURES) :]
 
 
 def _histories(columns: tuple[pa.Array, ...]) -> np.ndarray | None:
@@ -86,10 +90,11 @@ def _histories(columns: tuple[pa.Array, ...]) -> np.ndarray | None:
     return H
 
 
-def check_histories(model: LoadedModel, H: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+def check_histories(model: LoadedModel, columns: tuple[pa.Array, ...], rows: np.ndarray) -> np.ndarray | None:
     """The histories of ``rows`` for a sequence model, refusing rows without one (None otherwise)."""
     if not model.reads_history:
         return None
+    H = _histories(columns)
     part = None if H is None else H[rows]
     if part is None or np.isnan(part).any():
         raise history_missing(model.ref)
@@ -142,7 +147,7 @@ def score_kernel(task: str):
         n = len(refs)
         if n == 0:
             return pa.array([], type=pa.int64() if integer else pa.float64())
-        X, H = inputs(columns)
+        X, history_columns = inputs(columns)
         out = np.empty(n, dtype=np.int64 if integer else np.float64)
         mask = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
         for model, rows in _models_for(task, refs):
@@ -150,7 +155,7 @@ def score_kernel(task: str):
             if rows is None and not model.reads_history:
                 out[:] = model.run(X).ravel()
             elif picked.any():
-                history = check_histories(model, H, picked)
+                history = check_histories(model, history_columns, picked)
                 out[picked] = model.run(np.ascontiguousarray(X[picked]), history).ravel()
         return pa.array(out, mask=mask)
 
@@ -235,6 +240,12 @@ def expected_purchases_kernel():
     return kernel
 
 
+def segment_names(card: dict) -> dict[int, str]:
+    """Segment id -> name from a segment model's card (``segment <n>`` for a card without names)."""
+    profiles = card.get("model", {}).get("profiles") or []
+    return {int(p["segment"]): p.get("name") or f"segment {p['segment']}" for p in profiles}
+
+
 def segment_name_kernel():
     """Kernel for ``_clv_segment_name(ref, segment)``: the segment's name in the model's card.
 
@@ -249,9 +260,7 @@ def segment_name_kernel():
                 out.append(None)
                 continue
             if ref not in names:
-                model = _model("segment", ref)
-                profiles = model.card.get("model", {}).get("profiles") or []
-                names[ref] = {int(p["segment"]): p.get("name") or f"segment {p['segment']}" for p in profiles}
+                names[ref] = segment_names(_model("segment", ref).card)
             known = names[ref]
             if segment not in known:
                 raise UdfError(

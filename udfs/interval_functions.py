@@ -40,7 +40,7 @@ def interval_kernel():
         if n == 0:
             return pa.array([], type=RESULT)
         levels = _levels(level)
-        X, H = inputs(columns)
+        X, history_columns = inputs(columns)
         lower, upper = np.empty(n), np.empty(n)
         missing = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
         for model, rows in _models_for("value", refs):
@@ -51,7 +51,7 @@ def interval_kernel():
                 # young shop): its interval is unknown, as a NULL says; scoring goes on.
                 missing[picked] = True
                 continue
-            history = check_histories(model, H, picked)
+            history = check_histories(model, history_columns, picked)
             prediction = model.run(np.ascontiguousarray(X[picked]), history).ravel().astype(np.float64)
             for value in np.unique(levels[picked]):
                 same = levels[picked] == value
