@@ -66,6 +66,9 @@ bench: install
 	$(BIN)/python -m bench.bench_training --db bench/out/clv_1m.duckdb --no-oracle
 	$(BIN)/python -m bench.bench_scoring --source bench/out/clv_1m.duckdb --models bench/out/clv_1m_models
 	$(BIN)/python -m bench.bench_training --db bench/out/clv_100k.duckdb --shop bench/out/shop_100k
+	$(BIN)/python -m bench.bench_training --db bench/out/clv_100k.duckdb --shop bench/out/shop_100k \
+		--models-dir bench/out/clv_100k_seq --only btyd,hgb,rf,mlp,ziln,lstm,cnn,fused,kmeans
+	$(BIN)/python -m bench.bench_sequence_scoring --source bench/out/clv_100k.duckdb --models bench/out/clv_100k_seq
 
 clean:
 	rm -rf build data bench/out .pytest_cache .ruff_cache

@@ -52,6 +52,7 @@ def main() -> int:
     parser.add_argument("--no-oracle", action="store_true", help="skip the oracle (slow on 1M customers)")
     parser.add_argument("--trials", type=int, default=TrainSettings.trials)
     parser.add_argument("--customers", type=int, default=100_000, help="shop size when it must be generated")
+    parser.add_argument("--only", help=f"comma-separated model families (default: {','.join(TrainSettings.families)})")
     args = parser.parse_args()
     db = Path(args.db)
     if not db.exists():
@@ -61,7 +62,9 @@ def main() -> int:
 
     started = time.perf_counter()
     with PeakMemory(interval=0.2) as mem:
-        result = train_models(db, models, TrainSettings(trials=args.trials), log=lambda line: print(line, flush=True))
+        families = tuple(args.only.split(",")) if args.only else TrainSettings.families
+        settings = TrainSettings(trials=args.trials, families=families)
+        result = train_models(db, models, settings, log=lambda line: print(line, flush=True))
     seconds = time.perf_counter() - started
     print(f"\ntraining rows: {result.cards[0]['training_rows']}")
     print("per-model seconds (search + final fit):")

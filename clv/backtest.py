@@ -201,8 +201,14 @@ def _one_origin(
     ground_truth: str | Path | None,
     progress: Progress,
 ) -> dict:
-    from duckdb_clv.training.dataset import connect, read_rows
-    from duckdb_clv.training.evaluation.holdout import TestScores, add_oracle, evaluation_report, score_models
+    from duckdb_clv.training.dataset import connect, read_rows, with_histories
+    from duckdb_clv.training.evaluation.holdout import (
+        TestScores,
+        add_oracle,
+        evaluation_report,
+        needs_history,
+        score_models,
+    )
 
     here = dataclasses.replace(
         settings,
@@ -216,6 +222,8 @@ def _one_origin(
     trained = pipeline.train(here, families, progress=progress)
     with connect(here.db) as con:
         data = read_rows(con, "ml_scoring_set")
+        if needs_history(here.models_dir):
+            data = with_histories(con, data, "ml_scoring_set")
     # What each customer scored at the origin then did; every one of them has an outcome.
     known = outcomes[origin]
     missing = [c for c in data.customer_id.tolist() if c not in known]
@@ -267,7 +275,7 @@ def backtest(
     n_origins : int
         How many default origins at most.
     families : sequence of str, optional
-        Model families to train at each origin (default: all).
+        Model families to train at each origin (default: every family but the sequence models).
     ground_truth : path, optional
         A shop made by ``clv generate``: its oracle joins each origin's table.
     progress : callable, optional

@@ -170,7 +170,8 @@ def train(settings: Settings, families: Sequence[str] | None = None, progress: P
     settings : Settings
         The database, the registry, the seed and the search budget.
     families : sequence of str, optional
-        A subset of ``duckdb_clv.training.settings.FAMILIES`` (default: all).
+        A subset of ``duckdb_clv.training.settings.FAMILIES`` (default: ``DEFAULT_FAMILIES``, every
+        family but the sequence models).
     progress : callable
         Receives a ``Step`` per training step, with the step's log line as ``note``.
 
@@ -180,11 +181,11 @@ def train(settings: Settings, families: Sequence[str] | None = None, progress: P
         When no model of a task can be trained; the registry keeps its earlier versions.
     """
     from duckdb_clv.training.pipeline import train_models
-    from duckdb_clv.training.settings import FAMILIES, TrainSettings
+    from duckdb_clv.training.settings import DEFAULT_FAMILIES, TrainSettings
 
     try:
         train_settings = TrainSettings(
-            seed=settings.seed, trials=settings.trials, families=tuple(families) if families else FAMILIES
+            seed=settings.seed, trials=settings.trials, families=tuple(families) if families else DEFAULT_FAMILIES
         )
     except ValueError as err:
         raise ClvError(str(err)) from err

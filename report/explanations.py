@@ -33,12 +33,13 @@ def contributions(scores: TestScores) -> tuple[list[tuple[str, str]], list[str]]
     images, notes = [], []
     rows = np.random.default_rng(0).permutation(len(scores.data))[:SAMPLE_ROWS]
     X = np.ascontiguousarray(scores.data.X[np.sort(rows)])
+    history = None if scores.data.history is None else np.ascontiguousarray(scores.data.history[np.sort(rows)])
     for task in ("value", "churn"):
         champion = scores.champion(task)
         if champion is None:
             continue
         try:
-            out = explainer_for(_loaded(champion)).explain(X)
+            out = explainer_for(_loaded(champion)).explain(X, history if "history_input" in champion.card else None)
         except UdfError as err:
             notes.append(f"{champion.name} {champion.version}: {err}")
             continue

@@ -151,7 +151,10 @@ def _importance(scores: TestScores, progress: Callable[[str], None]) -> str:
         if champion is None:
             continue
         progress(f"permutation importance of {champion.name}")
-        importances = permutation_importance(champion.onnx, task, scores.data.X, truth, threads=threads)
+        history = scores.data.history if "history_input" in champion.card else None
+        importances = permutation_importance(
+            champion.onnx, task, scores.data.X, truth, threads=threads, history=history
+        )
         parts.append(
             _img(
                 figures.importance_figure(importances, f"{champion.name} {champion.version}", metric),

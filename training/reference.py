@@ -178,3 +178,11 @@ def explanation_baseline(X: np.ndarray, names: Sequence[str]) -> dict[str, float
         present = X[:, j][np.isfinite(X[:, j])]
         out[name] = float(np.median(present)) if present.size else None
     return out
+
+
+def history_baseline(history: np.ndarray) -> list[list[float]]:
+    """Each week's and channel's median over the training rows: the typical weekly history (weeks x channels).
+
+    A sequence model's explanation moves the history as one input, from this one to the customer's.
+    """
+    return np.nanmedian(history, axis=0).astype(np.float64).round(6).tolist()

@@ -9,7 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-FAMILIES = ("btyd", "hgb", "rf", "mlp", "ziln", "fused", "kmeans")
+FAMILIES = ("btyd", "hgb", "rf", "mlp", "ziln", "lstm", "cnn", "fused", "kmeans")
+# Families that read the weekly histories besides the features (``training/models/sequence.py``).
+SEQUENCE_FAMILIES = ("lstm", "cnn")
+# What `clv train` fits unless told (`--only`): every family but the sequence models, which are
+# asked for by name. They add about 5 minutes of training, and explaining one (``explain_clv``,
+# ``customer_scores.top_drivers``) runs 25-50 rows/s against TreeSHAP's 570 (docs/TRAINING.md#sequence-models).
+DEFAULT_FAMILIES = tuple(f for f in FAMILIES if f not in SEQUENCE_FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -21,8 +27,11 @@ class TrainSettings:
     search_rows: int = 100_000
     max_train_rows: int = 1_000_000
     mlp_rows: int = 500_000
+    # Training rows the sequence models fit on (a seeded sample): their histories are read for
+    # these rows only (52 weeks x 6 channels each).
+    sequence_rows: int = 100_000
     threads: int = max(1, os.cpu_count() or 1)
-    families: tuple[str, ...] = FAMILIES
+    families: tuple[str, ...] = DEFAULT_FAMILIES
     fuse_top: int = 3
     max_iter: int = 300  # boosting iterations at most (early stopping usually ends sooner)
     forest_trees: int = 100
@@ -37,6 +46,7 @@ class TrainSettings:
             "search_rows",
             "max_train_rows",
             "mlp_rows",
+            "sequence_rows",
             "threads",
             "max_iter",
             "forest_trees",

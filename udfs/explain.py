@@ -125,10 +125,15 @@ class TreeExplainer:
             raise UdfError(f"{model.ref} was trained before explanations; retrain it to explain it")
         data = onnx_graph.with_outputs(model.data, [self.tree_input])
         self.session = ort.InferenceSession(data, sess_options=session_options(), providers=["CPUExecutionProvider"])
+        # A fused graph with a sequence part declares the history input, which the trees never read.
+        self.history_shape = (SEQUENCE_WEEKS, len(SEQUENCE_CHANNELS)) if reads_history(self.session) else None
 
     def tree_values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the trees' inputs, their Shapley values) before the link; ``ensemble.base + phi.sum(1)`` is their sum."""
-        inputs = self.session.run([self.tree_input], {"features": X})[0].astype(np.float64)
+        feed = {"features": X}
+        if self.history_shape is not None:
+            feed[HISTORY_INPUT] = np.zeros((len(X), *self.history_shape), np.float32)
+        inputs = self.session.run([self.tree_input], feed)[0].astype(np.float64)
         return inputs, treeshap.shap_values(self.ensemble, inputs)
 
     def explain(self, X: np.ndarray, history: np.ndarray | None = None) -> Explanation:

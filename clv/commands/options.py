@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from duckdb_clv.settings import Settings
-from duckdb_clv.training.settings import FAMILIES
+from duckdb_clv.training.settings import DEFAULT_FAMILIES, FAMILIES
 
 DEFAULTS = Settings()
 
@@ -86,7 +86,12 @@ def training(p: argparse.ArgumentParser) -> None:
 
 def families(p: argparse.ArgumentParser) -> None:
     """``--only``: a subset of the model families."""
-    p.add_argument("--only", metavar="FAMILIES", help=f"comma-separated subset of {','.join(FAMILIES)}")
+    p.add_argument(
+        "--only",
+        metavar="FAMILIES",
+        help=f"comma-separated subset of {','.join(FAMILIES)} (default: {','.join(DEFAULT_FAMILIES)}; "
+        "the sequence models lstm and cnn are trained only when named)",
+    )
 
 
 def families_of(args: argparse.Namespace) -> tuple[str, ...] | None:

@@ -40,11 +40,11 @@ def dropped(built, tmp_path_factory):
             raise ValueError("the forest could not be grown on this shop")
         return real_estimator(self, ctx)
 
-    def export_checked(candidate, X, expected=None):
+    def export_checked(candidate, X, expected=None, history=None):
         if candidate.name == "value_hgb_tweedie":
             # the exported graph now disagrees with it by 5 %
             expected = (candidate.predict(X) if expected is None else expected) * 1.05
-        return real_export(candidate, X, expected)
+        return real_export(candidate, X, expected, history)
 
     patch.setattr(Forest, "_estimator", estimator)
     patch.setattr(pipeline, "export_checked", export_checked)

@@ -66,9 +66,9 @@ def test_the_split_is_by_time_and_test_is_the_latest_fully_observed_cutoff(run, 
 
 
 def _test_rows(db, card):
-    """The card's test rows: its test cutoff, its held-out test customers."""
+    """The card's test rows: its test cutoff, its held-out test customers, with their histories."""
     with connect(db) as con:
-        rows = read_rows(con, where=f"cutoff_date = DATE '{card['cutoffs']['test']}'")
+        rows = read_rows(con, where=f"cutoff_date = DATE '{card['cutoffs']['test']}'", history=True)
     holdout = CustomerHoldout.from_dict(card["customers"])
     return rows.take(holdout.groups(rows.customer_id) == holdout.TEST)
 
@@ -118,8 +118,9 @@ def test_registered_onnx_files_reproduce_the_cards_test_figures(run, built):
         data, _ = registry.verified_model(root, card["name"], "v1")
         model = onnx.load_from_string(data)
         assert {i.domain for i in model.opset_import} <= {"", "ai.onnx.ml"}
-        assert [i.name for i in model.graph.input] == ["features"]
-        predicted = run_onnx(data, test.X, card["task"]).ravel()
+        reads_history = "history_input" in card
+        assert [i.name for i in model.graph.input] == ["features", "history"][: 1 + reads_history]
+        predicted = run_onnx(data, test.X, card["task"], history=test.history if reads_history else None).ravel()
         if _reads_btyd(card):
             # Its graph serves the BG/NBD fit of the scoring date; the card's test figures used the
             # fit at the test cutoff, as a run on that day would have served.

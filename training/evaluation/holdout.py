@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from duckdb_clv.training.dataset import CustomerHoldout, Dataset, connect, read_rows
+from duckdb_clv.training.dataset import CustomerHoldout, Dataset, connect, read_rows, with_histories
 from duckdb_clv.training.errors import TrainingError
 from duckdb_clv.training.evaluation.metrics import churn_metrics, value_metrics
 from duckdb_clv.training.export.onnx_tools import run
@@ -199,12 +199,14 @@ def score_test_cutoff(db: str | Path, models_dir: str | Path, oracle: Oracle | N
     pointer = registry.champion(models_dir, "value")
     champion_card = registry.read_card(models_dir, pointer["name"], pointer["version"])
     test_cutoff = setup.cutoff
+    holdout = champion_card.get("customers")
     with connect(db) as con:
         test = read_rows(con, where=f"cutoff_date = DATE '{dt.date.fromisoformat(test_cutoff).isoformat()}'")
-    holdout = champion_card.get("customers")
-    if holdout is not None:
-        # Only the test customers: every other customer's earlier rows were fitted on.
-        test = test.take(CustomerHoldout.from_dict(holdout).groups(test.customer_id) == CustomerHoldout.TEST)
+        if holdout is not None:
+            # Only the test customers: every other customer's earlier rows were fitted on.
+            test = test.take(CustomerHoldout.from_dict(holdout).groups(test.customer_id) == CustomerHoldout.TEST)
+        if needs_history(models_dir):
+            test = with_histories(con, test)
     if len(test) == 0:
         raise TrainingError(f"the database has no test rows at the test cutoff {test_cutoff}; rebuild the features")
     scores = TestScores(test_cutoff, champion_card["horizon_days"], champion_card["churn_window_days"], test, [])
@@ -232,13 +234,22 @@ def add_oracle(scores: TestScores, oracle: Oracle) -> None:
     scores.oracle = {k: v[covered] for k, v in truth.items()}
 
 
+def needs_history(models_dir: str | Path) -> bool:
+    """Whether the latest version of any model in the registry reads the weekly history (a sequence model)."""
+    models_dir = Path(models_dir)
+    return any(
+        "history_input" in registry.read_card(models_dir, name, registry.versions(models_dir, name)[-1])
+        for name in registry.model_names(models_dir)
+    )
+
+
 def score_models(
     models_dir: str | Path, data: Dataset, belongs: Callable[[dict], bool] = lambda _card: True
 ) -> list[ScoredModel]:
     """The latest version of every value and churn model whose card ``belongs``, run on ``data``.
 
     What is scored is what is served: the registry's ONNX files, checked against their cards, in
-    onnxruntime.
+    onnxruntime. Sequence models read ``data.history`` (see ``needs_history``).
     """
     models_dir = Path(models_dir)
     champions = {t: registry.champion(models_dir, t) for t in TASKS}
@@ -250,7 +261,12 @@ def score_models(
         task = card["task"]
         if task not in TASKS or not belongs(card):
             continue
-        predicted = run(onnx_bytes, data.X, task, threads=threads).ravel().astype(np.float64)
+        history = None
+        if "history_input" in card:
+            if data.history is None:
+                raise TrainingError(f"{name} {version} reads the weekly history: read the rows with their histories")
+            history = data.history
+        predicted = run(onnx_bytes, data.X, task, threads=threads, history=history).ravel().astype(np.float64)
         current = champions[task]
         is_champion = bool(current and (current["name"], current["version"]) == (name, version))
         scored.append(ScoredModel(name, version, task, is_champion, card, predicted, onnx_bytes))

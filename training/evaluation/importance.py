@@ -2,7 +2,9 @@
 
 Importance is measured on the model users get, the registered ONNX graph, and on the test cutoff:
 shuffle one feature's column across customers, score again, and record how much the task's primary
-metric falls. A feature the model ignores scores 0; one it leans on scores a large drop.
+metric falls. A feature the model ignores scores 0; one it leans on scores a large drop. A sequence
+model's weekly history is shuffled as one block (``weekly_history``): whole histories change
+customers, as the features do.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 
 from duckdb_clv.training.evaluation.metrics import normalized_gini
 from duckdb_clv.training.export.onnx_tools import INPUT, session
-from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ def permutation_importance(
     seed: int = 0,
     threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    history: np.ndarray | None = None,
 ) -> list[Importance]:
     """Importance of every feature of the contract, largest drop first.
 
@@ -67,6 +70,9 @@ def permutation_importance(
         onnxruntime threads.
     progress : callable, optional
         Called with (features done, features in total).
+    history : numpy array, optional
+        The rows' weekly histories, for a model that reads them: shuffled as one more input,
+        ``weekly_history``.
     """
     if X.shape[1] != len(FEATURES):
         raise ValueError(f"expected {len(FEATURES)} feature columns, got {X.shape[1]}")
@@ -77,10 +83,12 @@ def permutation_importance(
     take = np.sort(rng.choice(X.shape[0], size=min(rows, X.shape[0]), replace=False))
     sample = np.ascontiguousarray(X[take], dtype=np.float32)
     truth = np.asarray(y, dtype=np.float64)[take]
+    weeks = None if history is None else np.ascontiguousarray(history[take], dtype=np.float32)
     sess = session(model, threads)
 
-    def score(matrix: np.ndarray) -> float:
-        return metric(truth, sess.run([task], {INPUT: matrix})[0].ravel().astype(np.float64))
+    def score(matrix: np.ndarray, histories: np.ndarray | None = weeks) -> float:
+        feed = {INPUT: matrix} if histories is None else {INPUT: matrix, HISTORY_INPUT: histories}
+        return metric(truth, sess.run([task], feed)[0].ravel().astype(np.float64))
 
     base = score(sample)
     out = []
@@ -94,4 +102,7 @@ def permutation_importance(
         out.append(Importance(name, float(np.mean(drops)), float(np.std(drops))))
         if progress is not None:
             progress(j + 1, len(FEATURES))
+    if weeks is not None:
+        drops = [base - score(sample, weeks[rng.permutation(len(weeks))]) for _ in range(repeats)]
+        out.append(Importance("weekly_history", float(np.mean(drops)), float(np.std(drops))))
     return sorted(out, key=lambda imp: (-imp.drop, imp.feature))

@@ -95,7 +95,8 @@ def compose_graph(
     parts : dict
         Prefix -> model. A part's tensor ``t`` becomes ``<prefix>/t``.
     wiring : dict
-        Prefix -> {part input name -> tensor feeding it} (``features`` or another part's output).
+        Prefix -> {part input name -> tensor feeding it} (``features`` or another part's output);
+        by default a part's ``features`` and ``history`` inputs read the composed model's.
     nodes, initializers : list
         Extra nodes (reading ``<prefix>/<output>`` names) and constants that combine the parts.
     outputs : list
@@ -107,7 +108,9 @@ def compose_graph(
     all_inits: list[onnx.TensorProto] = []
     for prefix, model in parts.items():
         renamed = compose.add_prefix(model, f"{prefix}/")
-        for part_input, source in wiring.get(prefix, {INPUT: INPUT}).items():
+        # By default a part reads the composed model's own inputs of the same names.
+        default = {i.name: i.name for i in model.graph.input if i.name in (INPUT, HISTORY_INPUT)}
+        for part_input, source in wiring.get(prefix, default).items():
             all_nodes.append(helper.make_node("Identity", [source], [f"{prefix}/{part_input}"]))
         all_nodes.extend(renamed.graph.node)
         all_inits.extend(renamed.graph.initializer)

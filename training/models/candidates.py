@@ -30,7 +30,7 @@ from duckdb_clv.training.models.btyd_dates import RefittedBTYD
 from duckdb_clv.training.models.btyd_graph import BTYD_OUTPUTS
 from duckdb_clv.training.models.calibration import Platt, ValueScale
 from duckdb_clv.training.models.intervals import fit_intervals
-from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT
 
 TASKS = ("value", "churn")
 
@@ -80,7 +80,10 @@ class Candidate(ABC):
         self.task = task
         self.params = dict(params or {})
         if anchored and (task != "value" or self.anchor_power is None):
-            raise ValueError(f"{self.name} cannot be anchored on the BG/NBD expectation (only value_hgb_tweedie)")
+            raise ValueError(
+                f"{self.name} cannot be anchored on the BG/NBD expectation (value_hgb_tweedie and the sequence "
+                "value models can)"
+            )
         # An anchored model reads the BG/NBD outputs too: its graph carries them anyway.
         self.btyd_features = btyd_features or anchored
         self.anchored = anchored
@@ -121,6 +124,11 @@ class Candidate(ABC):
         learnt there.
         """
         return self.anchored
+
+    @property
+    def reads_history(self) -> bool:
+        """Whether the model reads the weekly histories besides the features (a sequence model)."""
+        return False
 
     def _inputs(self, X: np.ndarray, btyd: np.ndarray | None) -> np.ndarray:
         if not self.btyd_features:
@@ -178,8 +186,11 @@ class Candidate(ABC):
         """Uncalibrated predictions on training-cutoff rows, each with the BG/NBD fit of its cutoff."""
         return self.predict_raw(data.X, self._btyd_at(data))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated predictions on scoring-date rows: what the exported model and the SQL functions return."""
+    def predict(self, X: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated predictions on scoring-date rows: what the exported model and the SQL functions return.
+
+        ``history``: the rows' weekly histories, read by sequence models (and ignored by the rest).
+        """
         if not hasattr(self, "calibration_"):
             raise NotFittedError(f"{self.name} is not fitted yet: call fit(train, validation, ctx) first")
         return self.calibration_.apply(self.predict_raw(X))
@@ -195,7 +206,7 @@ class Candidate(ABC):
         if self.btyd_features:
             parts["btyd"] = self.btyd_.serving.graph()
             nodes.append(helper.make_node("Concat", [INPUT, "btyd/btyd"], ["augmented"], axis=1))
-            wiring["model"] = {INPUT: "augmented"}
+            wiring["model"] = {INPUT: "augmented", **({HISTORY_INPUT: HISTORY_INPUT} if self.reads_history else {})}
         parts["model"] = inner
         raw, inits = "model/raw", []
         if self.anchored:
@@ -204,7 +215,9 @@ class Candidate(ABC):
             raw = "anchor/raw"
         cal_nodes, cal_inits = self.calibration_.nodes(raw, self.task, "calibration/")
         output = helper.make_tensor_value_info(self.task, TensorProto.FLOAT, ["N", 1])
-        return compose_graph(parts, wiring, nodes + cal_nodes, inits + cal_inits, [output], self.name)
+        return compose_graph(
+            parts, wiring, nodes + cal_nodes, inits + cal_inits, [output], self.name, history=self.reads_history
+        )
 
     def describe(self) -> dict[str, object]:
         """Parameters and calibration for the model card."""

@@ -2,7 +2,8 @@
 
 Each part is already calibrated; the weights are proportional to 1 / validation MAE, so a part that
 predicts the validation cutoff better counts for more. The parts' ONNX graphs become one graph
-(every part reads the same ``features``), ending in the weighted sum.
+(every part reads the same ``features``, and the sequence models among them the same ``history``),
+ending in the weighted sum.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class Fused(Candidate):
     def holds_level(self) -> bool:
         return all(p.holds_level for p in self.parts)
 
+    @property
+    def reads_history(self) -> bool:
+        # A sequence model among the parts: the fused graph takes the weekly history too.
+        return any(p.reads_history for p in self.parts)
+
     def _fit(
         self,
         X: np.ndarray,
@@ -62,8 +68,14 @@ class Fused(Candidate):
     ) -> None:
         raise NotImplementedError("Fused is fitted from fitted parts")
 
-    def predict_raw(self, X: np.ndarray, btyd: np.ndarray | None = None) -> np.ndarray:
-        return sum(w * p.predict(X) for p, w in zip(self.parts, self.weights, strict=True))
+    def predict_raw(
+        self, X: np.ndarray, btyd: np.ndarray | None = None, history: np.ndarray | None = None
+    ) -> np.ndarray:
+        return sum(w * p.predict(X, history) for p, w in zip(self.parts, self.weights, strict=True))
+
+    def predict(self, X: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated predictions; ``history`` goes to the parts that read it."""
+        return self.calibration_.apply(self.predict_raw(X, history=history))
 
     def predict_rows(self, data: Dataset) -> np.ndarray:
         return sum(
@@ -82,7 +94,7 @@ class Fused(Candidate):
             terms.append(f"term{i}")
         nodes.append(helper.make_node("Sum", terms, ["raw"]))
         output = helper.make_tensor_value_info("raw", TensorProto.FLOAT, ["N", 1])
-        return compose_graph(parts, {}, nodes, inits, [output], "fused_parts")
+        return compose_graph(parts, {}, nodes, inits, [output], "fused_parts", history=self.reads_history)
 
     def describe(self) -> dict[str, object]:
         out = super().describe()

@@ -11,10 +11,19 @@ first) through a recurrent or convolutional branch; the two are joined by a head
 
 The history is prepared inside the network too: ``sign(x) log(1 + |x|)`` per value (counts and
 amounts are heavy-tailed), standardized per channel and held within its training range, so the
-exported graph takes the raw arrays of ``fct_customer_weekly_history``. Value models use the
-zero-inflated lognormal loss of ``mlp`` (most customers buy nothing over the horizon); churn
-models the cross-entropy. Training is seeded and deterministic, stops early on the validation
-loss, and fits on a seeded sample of at most ``max_rows`` training rows (stated in the card).
+exported graph takes the raw arrays of ``fct_customer_weekly_history``. Churn models learn with
+the cross-entropy. Value models come in two forms:
+
+- **anchored** (the training run's choice whenever the BG/NBD baseline is fitted): like the
+  anchored Tweedie trees, the network reads the BG/NBD outputs beside the features and predicts a
+  multiplier f of the BG/NBD + Gamma-Gamma expectation b; the loss is the Poisson deviance of b * f
+  on the value (zero-heavy targets included). Served with b from the scoring-date fit, its level
+  follows the customer base (``Candidate.holds_level``), so it competes for champion and fusion.
+- **ZILN**: the zero-inflated lognormal loss of ``mlp`` (most customers buy nothing over the
+  horizon), when there is no BG/NBD fit to anchor on.
+
+Training is seeded and deterministic, stops early on the validation loss, and fits on a seeded
+sample of at most ``max_rows`` training rows (stated in the card).
 """
 
 from __future__ import annotations
@@ -24,16 +33,15 @@ import math
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper
 from torch import nn
 
 from duckdb_clv.training.dataset import Dataset
 from duckdb_clv.training.errors import NotFittedError, TrainingError
-from duckdb_clv.training.export.onnx_tools import INPUT, compose_graph
-from duckdb_clv.training.models.candidates import Candidate, FitContext, target
+from duckdb_clv.training.export.onnx_tools import INPUT
+from duckdb_clv.training.models.candidates import Candidate, FitContext, anchor, target
 from duckdb_clv.training.models.mlp import OUTPUT_CAP, _Net, ziln_loss
 from duckdb_clv.training.models.torch_fit import export, feature_preparation, fit_early_stopping, seed
-from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT, SEQUENCE_CHANNELS, SEQUENCE_WEEKS
+from duckdb_clv.udfs.contract import HISTORY_INPUT, SEQUENCE_CHANNELS, SEQUENCE_WEEKS
 
 ARCHITECTURES = ("lstm", "cnn")
 SHAPE = (SEQUENCE_WEEKS, len(SEQUENCE_CHANNELS))
@@ -84,24 +92,30 @@ class _SequenceNet(nn.Module):
 
 
 class _Served(nn.Module):
-    """The network plus its output transform (ZILN expectation or churn probability)."""
+    """The network plus its output transform (churn probability, anchored multiplier or ZILN expectation)."""
 
-    def __init__(self, net: _SequenceNet, task: str, log_cap: float):
+    def __init__(self, net: _SequenceNet, task: str, log_cap: float, anchored: bool = False):
         super().__init__()
-        self.net, self.task, self.log_cap = net, task, log_cap
+        self.net, self.task, self.log_cap, self.anchored = net, task, log_cap, anchored
 
     def forward(self, features: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         out = self.net(features, history)
         if self.task == "churn":
             return torch.sigmoid(out)
+        if self.anchored:
+            return torch.exp(torch.clamp(out, max=self.log_cap))
         p = torch.sigmoid(out[:, 0:1])
         sigma = nn.functional.softplus(out[:, 2:3]) + 1e-3
         return p * torch.exp(torch.clamp(out[:, 1:2] + sigma * sigma / 2, max=self.log_cap))
 
 
-def _loss(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _loss(task: str, out: torch.Tensor, y: torch.Tensor, log_anchor: torch.Tensor | None = None) -> torch.Tensor:
     if task == "churn":
         return nn.functional.binary_cross_entropy_with_logits(out[:, 0], y)
+    if log_anchor is not None:
+        # Half the Poisson deviance of mu = b * exp(out) on the value (0 for a perfect prediction).
+        log_mu = log_anchor + out[:, 0]
+        return torch.mean(torch.exp(log_mu) - y * log_mu + torch.xlogy(y, y) - y)
     return ziln_loss(out, y)
 
 
@@ -114,11 +128,20 @@ def _history_of(data: Dataset) -> np.ndarray:
 class SequenceModel(Candidate):
     """An LSTM or 1-D CNN over the weekly history plus a feed-forward branch over the features."""
 
-    def __init__(self, task: str, architecture: str = "lstm", params: dict[str, object] | None = None) -> None:
+    # An anchored sequence model's loss is the Poisson deviance of b * f (``Candidate.anchor_power``).
+    anchor_power = 1.0
+
+    def __init__(
+        self,
+        task: str,
+        architecture: str = "lstm",
+        params: dict[str, object] | None = None,
+        anchored: bool = False,
+    ) -> None:
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {list(ARCHITECTURES)}, got {architecture!r}")
-        super().__init__(task, params)
         self.architecture = architecture
+        super().__init__(task, params, anchored=anchored)
         for key, default in (
             ("static_hidden", 64),
             ("sequence_hidden", 32),
@@ -146,54 +169,73 @@ class SequenceModel(Candidate):
         if len(train) > limit:
             train = train.take(np.sort(np.random.default_rng(ctx.seed).choice(len(train), limit, replace=False)))
         self.training_rows_ = len(train)
+        if self.reads_btyd:
+            if ctx.btyd is None:
+                raise ValueError(f"{self.name} needs the fitted BG/NBD baseline in the fit context")
+            self.btyd_ = ctx.btyd
         self._fit_net(train, validation, ctx)
         self.calibrate(validation)
         return self
 
+    def _tensors(self, data: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The network's inputs for ``data`` (features with the BG/NBD outputs when it reads them), and log b."""
+        btyd = self._btyd_at(data)
+        X = torch.from_numpy(np.ascontiguousarray(self._inputs(data.X, btyd), dtype=np.float32))
+        log_anchor = torch.from_numpy(np.log(anchor(btyd)).astype(np.float32)) if self.anchored else None
+        return X, torch.from_numpy(_history_of(data)), log_anchor
+
     def _fit_net(self, train: Dataset, validation: Dataset, ctx: FitContext) -> None:
         seed(ctx)
         y = target(train, self.task)
+        X_t, H_t, b_t = self._tensors(train)
+        X_v, H_v, b_v = self._tensors(validation)
         static = _Net(
-            *feature_preparation(train.X), (int(self.params["static_hidden"]),), int(self.params["static_hidden"])
+            *feature_preparation(X_t.numpy()), (int(self.params["static_hidden"]),), int(self.params["static_hidden"])
         )
-        out = 1 if self.task == "churn" else 3
-        net = _SequenceNet(static, _history_stats(_history_of(train)), self.architecture, self.params, out)
-        X_t, H_t = torch.from_numpy(np.ascontiguousarray(train.X)), torch.from_numpy(_history_of(train))
+        out = 1 if self.task == "churn" or self.anchored else 3
+        net = _SequenceNet(static, _history_stats(H_t.numpy()), self.architecture, self.params, out)
         y_t = torch.from_numpy(y.astype(np.float32))
-        X_v, H_v = torch.from_numpy(np.ascontiguousarray(validation.X)), torch.from_numpy(_history_of(validation))
         y_v = torch.from_numpy(target(validation, self.task).astype(np.float32))
         self.history_ = fit_early_stopping(
             net,
             len(X_t),
-            lambda rows: _loss(self.task, net(X_t[rows], H_t[rows]), y_t[rows]),
-            lambda: _loss(self.task, net(X_v, H_v), y_v),
+            lambda rows: _loss(self.task, net(X_t[rows], H_t[rows]), y_t[rows], None if b_t is None else b_t[rows]),
+            lambda: _loss(self.task, net(X_v, H_v), y_v, b_v),
             self.params,
             ctx,
             self.name,
         )
-        largest = float(np.max(y)) if self.task == "value" and y.size else 0.0
+        if self.anchored:
+            # The multiplier stays below OUTPUT_CAP times the largest training ratio of value to b.
+            largest = float(np.max(y / anchor(self._btyd_at(train)))) if y.size else 0.0
+        else:
+            largest = float(np.max(y)) if self.task == "value" and y.size else 0.0
         self.log_cap_ = math.log(OUTPUT_CAP * largest) if largest > 0 else 30.0
-        self.model_ = _Served(net.eval(), self.task, self.log_cap_)
+        self.model_ = _Served(net.eval(), self.task, self.log_cap_, self.anchored)
         self.epochs_ = len(self.history_)
 
     # -- predicting -----------------------------------------------------------------------------
-    def _raw(self, X: np.ndarray, history: np.ndarray) -> np.ndarray:
+    def _raw(self, X: np.ndarray, history: np.ndarray, btyd: np.ndarray | None) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise NotFittedError(f"{self.name} is not fitted yet: call fit(train, validation, ctx) first")
         with torch.no_grad():
-            features = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+            features = torch.from_numpy(np.ascontiguousarray(self._inputs(X, btyd), dtype=np.float32))
             weeks = torch.from_numpy(np.ascontiguousarray(history, dtype=np.float32))
-            return self.model_(features, weeks).numpy()[:, 0].astype(np.float64)
+            out = self.model_(features, weeks).numpy()[:, 0].astype(np.float64)
+        return out * anchor(btyd) if self.anchored else out
 
     def predict_rows(self, data: Dataset) -> np.ndarray:
-        """Uncalibrated predictions on rows with their histories."""
-        return self._raw(data.X, _history_of(data))
+        """Uncalibrated predictions on rows with their histories (each with the BG/NBD fit of its cutoff)."""
+        return self._raw(data.X, _history_of(data), self._btyd_at(data))
 
-    def predict(self, X: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:  # type: ignore[override]
-        """Calibrated predictions: what the exported model and the SQL functions return."""
+    def predict(self, X: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated predictions on scoring-date rows: what the exported model and the SQL functions return."""
         if history is None:
             raise TrainingError(f"{self.name} reads the weekly history: pass it beside the features")
-        return self.calibration_.apply(self._raw(X, history))
+        if not hasattr(self, "calibration_"):
+            raise NotFittedError(f"{self.name} is not fitted yet: call fit(train, validation, ctx) first")
+        btyd = self.btyd_.outputs(X) if self.reads_btyd else None
+        return self.calibration_.apply(self._raw(X, history, btyd))
 
     # The Candidate hooks for matrix-only models; a sequence model fits and predicts above.
     def _fit(self, X, y, ctx, val, weight=None) -> None:  # pragma: no cover - never called
@@ -203,19 +245,10 @@ class SequenceModel(Candidate):
         raise TrainingError(f"{self.name} reads the weekly history: call predict(X, history)")
 
     # -- export ---------------------------------------------------------------------------------
+    # ``Candidate.to_onnx`` composes it: inputs ``features`` and ``history``, the BG/NBD graph and
+    # the anchor when the model reads them, the calibration, one output named after the task.
     def _graph(self, width: int) -> onnx.ModelProto:
         return export(self.model_, {INPUT: torch.zeros(2, width), HISTORY_INPUT: torch.zeros(2, *SHAPE)})
-
-    def to_onnx(self) -> onnx.ModelProto:
-        """The calibrated model: inputs ``features`` and ``history``, output named after the task."""
-        if not hasattr(self, "calibration_"):
-            raise NotFittedError(f"{self.name} is not fitted yet")
-        cal_nodes, cal_inits = self.calibration_.nodes("model/raw", self.task, "calibration/")
-        output = helper.make_tensor_value_info(self.task, TensorProto.FLOAT, ["N", 1])
-        wiring = {"model": {INPUT: INPUT, HISTORY_INPUT: HISTORY_INPUT}}
-        return compose_graph(
-            {"model": self._graph(len(FEATURES))}, wiring, cal_nodes, cal_inits, [output], self.name, history=True
-        )
 
     def describe(self) -> dict[str, object]:
         out = super().describe()
