@@ -237,10 +237,9 @@ def add_oracle(scores: TestScores, oracle: Oracle) -> None:
 def needs_history(models_dir: str | Path) -> bool:
     """Whether the latest version of any model in the registry reads the weekly history (a sequence model)."""
     models_dir = Path(models_dir)
-    return any(
-        "history_input" in registry.read_card(models_dir, name, registry.versions(models_dir, name)[-1])
-        for name in registry.model_names(models_dir)
-    )
+    latest = [(name, registry.versions(models_dir, name)) for name in registry.model_names(models_dir)]
+    # A name folder without versions (an export that was rolled back) has nothing to score.
+    return any("history_input" in registry.read_card(models_dir, name, found[-1]) for name, found in latest if found)
 
 
 def score_models(
