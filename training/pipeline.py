@@ -234,15 +234,15 @@ def _fuse(values: list[Candidate], train: Dataset, validation: Dataset, settings
     if not options:
         return None
 
-    def weights_and_score(parts: list[Candidate]) -> tuple[list[float], float]:
+    def fused(parts: list[Candidate]) -> Fused:
         maes = [float(np.mean(np.abs(c.validation_predictions() - validation.value))) for c in parts]
-        inverse = 1 / np.asarray(maes)
-        mixed = sum(w * c.validation_predictions() for c, w in zip(parts, inverse / inverse.sum(), strict=True))
-        return maes, primary_score("value", validation.value, mixed)
+        return Fused(parts, maes).fit(train, validation, FitContext())
 
     # Ties keep the baseline (the first option), as before this choice existed.
-    parts = max(options, key=lambda parts: weights_and_score(parts)[1])
-    return Fused(parts, weights_and_score(parts)[0]).fit(train, validation, FitContext())
+    return max(
+        (fused(parts) for parts in options),
+        key=lambda f: primary_score("value", validation.value, f.validation_predictions()),
+    )
 
 
 def train_models(

@@ -207,7 +207,7 @@ class SequenceModel(Candidate):
         )
         if self.anchored:
             # The multiplier stays below OUTPUT_CAP times the largest training ratio of value to b.
-            largest = float(np.max(y / anchor(self._btyd_at(train)))) if y.size else 0.0
+            largest = float(np.max(y / np.exp(b_t.numpy().astype(np.float64)))) if y.size else 0.0
         else:
             largest = float(np.max(y)) if self.task == "value" and y.size else 0.0
         self.log_cap_ = math.log(OUTPUT_CAP * largest) if largest > 0 else 30.0
