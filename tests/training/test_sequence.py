@@ -17,6 +17,7 @@ from duckdb_clv.training.evaluation.importance import permutation_importance
 from duckdb_clv.training.export.onnx_tools import run as run_onnx
 from duckdb_clv.training.export.parity import export_checked
 from duckdb_clv.training.export.registry import register
+from duckdb_clv.training.models import sequence
 from duckdb_clv.training.models.btyd_dates import RefittedBTYD
 from duckdb_clv.training.models.candidates import FitContext, anchor
 from duckdb_clv.training.models.sequence import SequenceModel
@@ -103,6 +104,23 @@ def test_the_same_rows_and_seed_give_the_same_model(rows, fitted):
     np.testing.assert_array_equal(
         again.predict(test.X, test.history), fitted[("cnn", "value")].predict(test.X, test.history)
     )
+
+
+def test_chunked_prediction_and_a_sampled_early_stopping_set_change_nothing_else(rows, fitted, monkeypatch):
+    train, validation, test, _ = rows
+    model = fitted[("lstm", "value")]
+    whole = model.predict(test.X, test.history)
+    monkeypatch.setattr(sequence, "PREDICT_CHUNK", 97)
+    np.testing.assert_allclose(model.predict(test.X, test.history), whole, rtol=1e-5)
+    # Early stopping on a seeded sample of the validation rows; calibration still sees them all.
+    limit = len(validation) // 3
+    sampled = SequenceModel("churn", "cnn", {**QUICK, "early_stop_rows": limit}).fit(
+        train, validation, FitContext(seed=0)
+    )
+    assert sampled.describe()["early_stop_rows"] == limit < len(validation)
+    assert fitted[("cnn", "churn")].describe()["early_stop_rows"] == len(validation)
+    probabilities = sampled.predict(test.X, test.history)
+    assert roc_auc_score(test.churned, probabilities) > 0.8
 
 
 def test_rows_without_histories_are_refused_with_the_fix(rows):

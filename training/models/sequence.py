@@ -23,7 +23,10 @@ the cross-entropy. Value models come in two forms:
   horizon), when there is no BG/NBD fit to anchor on.
 
 Training is seeded and deterministic, stops early on the validation loss, and fits on a seeded
-sample of at most ``max_rows`` training rows (stated in the card).
+sample of at most ``max_rows`` training rows (stated in the card). The early-stopping loss is
+measured on a seeded sample of at most ``early_stop_rows`` validation rows (the 1M shop has
+560,000: a full pass every epoch would cost more than the epoch); calibration and champion
+selection use them all.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from duckdb_clv.udfs.contract import HISTORY_INPUT, SEQUENCE_CHANNELS, SEQUENCE_
 
 ARCHITECTURES = ("lstm", "cnn")
 SHAPE = (SEQUENCE_WEEKS, len(SEQUENCE_CHANNELS))
+PREDICT_CHUNK = 65_536
 
 
 def _signed_log(x: torch.Tensor) -> torch.Tensor:
@@ -119,6 +123,23 @@ def _loss(task: str, out: torch.Tensor, y: torch.Tensor, log_anchor: torch.Tenso
     return ziln_loss(out, y)
 
 
+def _chunked_loss(
+    task: str,
+    net: nn.Module,
+    X: torch.Tensor,
+    history: torch.Tensor,
+    y: torch.Tensor,
+    log_anchor: torch.Tensor | None,
+) -> float:
+    """The mean loss over all rows, computed PREDICT_CHUNK rows at a time (same value as one pass)."""
+    total = 0.0
+    for start in range(0, len(X), PREDICT_CHUNK):
+        part = slice(start, start + PREDICT_CHUNK)
+        anchor_part = None if log_anchor is None else log_anchor[part]
+        total += float(_loss(task, net(X[part], history[part]), y[part], anchor_part)) * len(y[part])
+    return total / max(len(X), 1)
+
+
 def _history_of(data: Dataset) -> np.ndarray:
     if data.history is None:
         raise TrainingError("sequence models need the weekly histories: read the rows with read_rows(history=True)")
@@ -151,6 +172,7 @@ class SequenceModel(Candidate):
             ("max_epochs", 30),
             ("patience", 3),
             ("max_rows", 300_000),
+            ("early_stop_rows", 100_000),
         ):
             self.params.setdefault(key, default)
 
@@ -188,6 +210,11 @@ class SequenceModel(Candidate):
         seed(ctx)
         y = target(train, self.task)
         X_t, H_t, b_t = self._tensors(train)
+        stop_limit = int(self.params["early_stop_rows"])
+        if len(validation) > stop_limit:
+            picked = np.random.default_rng(ctx.seed + 1).choice(len(validation), stop_limit, replace=False)
+            validation = validation.take(np.sort(picked))
+        self.early_stop_rows_ = len(validation)
         X_v, H_v, b_v = self._tensors(validation)
         static = _Net(
             *feature_preparation(X_t.numpy()), (int(self.params["static_hidden"]),), int(self.params["static_hidden"])
@@ -200,7 +227,7 @@ class SequenceModel(Candidate):
             net,
             len(X_t),
             lambda rows: _loss(self.task, net(X_t[rows], H_t[rows]), y_t[rows], None if b_t is None else b_t[rows]),
-            lambda: _loss(self.task, net(X_v, H_v), y_v, b_v),
+            lambda: _chunked_loss(self.task, net, X_v, H_v, y_v, b_v),
             self.params,
             ctx,
             self.name,
@@ -218,10 +245,15 @@ class SequenceModel(Candidate):
     def _raw(self, X: np.ndarray, history: np.ndarray, btyd: np.ndarray | None) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise NotFittedError(f"{self.name} is not fitted yet: call fit(train, validation, ctx) first")
+        features = torch.from_numpy(np.ascontiguousarray(self._inputs(X, btyd), dtype=np.float32))
+        weeks = torch.from_numpy(np.ascontiguousarray(history, dtype=np.float32))
+        out = np.empty(len(features), dtype=np.float64)
+        # In chunks: the recurrent branch's activations for all of a 1M shop's test rows at once
+        # would take several GB.
         with torch.no_grad():
-            features = torch.from_numpy(np.ascontiguousarray(self._inputs(X, btyd), dtype=np.float32))
-            weeks = torch.from_numpy(np.ascontiguousarray(history, dtype=np.float32))
-            out = self.model_(features, weeks).numpy()[:, 0].astype(np.float64)
+            for start in range(0, len(features), PREDICT_CHUNK):
+                part = slice(start, start + PREDICT_CHUNK)
+                out[part] = self.model_(features[part], weeks[part]).numpy()[:, 0]
         return out * anchor(btyd) if self.anchored else out
 
     def predict_rows(self, data: Dataset) -> np.ndarray:
@@ -256,6 +288,7 @@ class SequenceModel(Candidate):
             architecture=self.architecture,
             epochs=getattr(self, "epochs_", None),
             training_rows=getattr(self, "training_rows_", None),
+            early_stop_rows=getattr(self, "early_stop_rows_", None),
         )
         if self.task == "value" and hasattr(self, "log_cap_"):
             out["output_cap"] = math.exp(self.log_cap_)
