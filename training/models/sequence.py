@@ -24,9 +24,9 @@ the cross-entropy. Value models come in two forms:
 
 Training is seeded and deterministic, stops early on the validation loss, and fits on a seeded
 sample of at most ``max_rows`` training rows (stated in the card). The early-stopping loss is
-measured on a seeded sample of at most ``early_stop_rows`` validation rows (the 1M shop has
-560,000: a full pass every epoch would cost more than the epoch); calibration and champion
-selection use them all.
+measured on a seeded sample of at most ``early_stop_rows`` validation rows (a full pass over a
+larger shop's validation customers every epoch could cost more than the epoch); calibration and
+champion selection use them all.
 """
 
 from __future__ import annotations
