@@ -172,7 +172,7 @@ def read_rows(
 def with_histories(con: duckdb.DuckDBPyConnection, data: Dataset, view: str = "ml_training_set") -> Dataset:
     """``data`` with the weekly histories of exactly its rows, in its order.
 
-    The histories take 52 x 6 floats a row (1.25 KB, 8.7 GB for the 1M shop's 7M training rows),
+    The histories take 52 x 6 floats a row (1.25 KB: 8 GB for the 1M shop's 6.4M customer-cutoff rows),
     so a training run reads them only for the rows that need them: the sequence models' sample,
     the validation and test rows. The rows are matched on (customer, cutoff) through an Arrow table
     DuckDB joins to ``view``.
