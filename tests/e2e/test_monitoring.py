@@ -138,7 +138,10 @@ def test_monthly_scoring_runs_fill_monitor_accuracy_as_their_windows_mature(trai
     for day in runs:
         # The month up to the scoring date is loaded, then the shop is built and scored as of it.
         load_as_of(db, trained.built.db, (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat(), tmp_path)
-        settings = make_settings(db=str(db), models_dir=str(models), as_of_date=day, n_training_cutoffs=1)
+        # Without the drivers (explanations are tested on their own): eight scoring runs here.
+        settings = make_settings(
+            db=str(db), models_dir=str(models), as_of_date=day, n_training_cutoffs=1, explain_drivers=False
+        )
         pipeline.build(settings)
         assert pipeline.score(settings).recorded
     with duckdb.connect(str(db), read_only=True) as con:
@@ -155,7 +158,7 @@ def test_monthly_scoring_runs_fill_monitor_accuracy_as_their_windows_mature(trai
     # Every later month is loaded: each run's horizon has elapsed, and its figures are those of
     # clv evaluate's metrics on the same customers, with the training labels at its date.
     load_as_of(db, trained.built.db, "2025-12-31", tmp_path)
-    settings = make_settings(db=str(db), models_dir=str(models), training_cutoffs=runs)
+    settings = make_settings(db=str(db), models_dir=str(models), training_cutoffs=runs, explain_drivers=False)
     pipeline.build(settings)
     pipeline.score(settings)
     late = accuracy(db)
