@@ -131,7 +131,7 @@ def _chunked_loss(
     y: torch.Tensor,
     log_anchor: torch.Tensor | None,
 ) -> float:
-    """The mean loss over all rows, computed PREDICT_CHUNK rows at a time (same value as one pass)."""
+    """The mean loss over all rows, computed PREDICT_CHUNK rows at a time (the one-pass mean, up to rounding)."""
     total = 0.0
     for start in range(0, len(X), PREDICT_CHUNK):
         part = slice(start, start + PREDICT_CHUNK)
@@ -248,7 +248,7 @@ class SequenceModel(Candidate):
         features = torch.from_numpy(np.ascontiguousarray(self._inputs(X, btyd), dtype=np.float32))
         weeks = torch.from_numpy(np.ascontiguousarray(history, dtype=np.float32))
         out = np.empty(len(features), dtype=np.float64)
-        # In chunks: the recurrent branch's activations for all of a 1M shop's test rows at once
+        # In chunks: the recurrent branch's activations for all of a large shop's rows at once
         # would take several GB.
         with torch.no_grad():
             for start in range(0, len(features), PREDICT_CHUNK):
