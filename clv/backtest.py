@@ -42,7 +42,7 @@ from duckdb_clv.settings import Settings
 ORIGIN_SPACING_DAYS = 91
 MIN_HISTORY_BEYOND_HORIZON_DAYS = 92
 DEFAULT_ORIGINS = 2
-RAW_TABLES = ("customers", "orders", "order_items", "returns", "events")
+RAW_TABLES = ("customers", "orders", "order_items", "returns", "events", "campaigns")
 
 
 def _day(value: object) -> dt.date:
@@ -121,6 +121,7 @@ def copy_as_of(source: str | Path, target: str | Path, origin: str | None) -> di
         "order_items": f"order_id IN {placed}",
         "returns": f"returned_at < {end} AND order_id IN {placed}",
         "events": f"event_at < {end}",
+        "campaigns": f"sent_at < {end}",
         "customers": f"(signup_at IS NULL OR signup_at < {end}) OR customer_id IN "
         f"(SELECT customer_id FROM src.raw.orders WHERE ordered_at < {end})",
     }
@@ -128,7 +129,14 @@ def copy_as_of(source: str | Path, target: str | Path, origin: str | None) -> di
     with duckdb.connect(str(target)) as con:
         con.execute(f"ATTACH '{Path(source).resolve()}' AS src (READ_ONLY)")
         con.execute("CREATE SCHEMA raw")
-        for table in RAW_TABLES:
+        # Databases loaded before campaigns existed have no raw.campaigns.
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'raw'"
+            ).fetchall()
+        }
+        for table in (t for t in RAW_TABLES if t in present):
             where = f" WHERE {filters[table]}" if end else ""
             con.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM src.raw.{table}{where}")
             rows[table] = con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0]

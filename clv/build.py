@@ -221,8 +221,10 @@ def _failure(work: Path, tail: list[str]) -> str:
         first = failed[0]
         lines = [m.strip() for m in (first.get("message") or first["status"]).strip().splitlines() if m.strip()]
         # dbt's first line names the node; the cause is the first line naming an error after it
-        # (DuckDB may follow it with a hint or a link).
-        cause = next((m for m in lines[1:] if "Error" in m), lines[-1])
+        # (DuckDB may follow it with a hint or a link), else, for an error a macro raised, its
+        # first line that is not the "> in macro" trace.
+        plain = next((m for m in lines[1:] if not m.startswith(">")), lines[-1])
+        cause = next((m for m in lines[1:] if "Error" in m), plain)
         message = lines[0] if len(lines) == 1 else f"{lines[0]}: {cause}"
         node = first["unique_id"].split(".")[-1]
         return f"dbt build failed at {node} ({len(failed)} failure(s)): {message}; details in {log}"

@@ -131,6 +131,20 @@ TABLES: dict[str, TableSpec] = {
         ),
         parents=(("customer_id", "customers"),),
     ),
+    "campaigns": TableSpec(
+        "campaigns",
+        key="treatment_id",
+        columns=(
+            Column("treatment_id", "id"),
+            Column("campaign_id", "id"),
+            Column("customer_id", "id", required=True),
+            Column("sent_at", "timestamp", required=True),
+            # Your own action names (lower-cased); "none" is what every customer not sent gets.
+            Column("action", "category", required=True),
+            Column("cost", "amount"),
+        ),
+        parents=(("customer_id", "customers"),),
+    ),
 }
 # Load order: parents before children.
-LOAD_ORDER = ("customers", "orders", "order_items", "returns", "events")
+LOAD_ORDER = ("customers", "orders", "order_items", "returns", "events", "campaigns")

@@ -69,6 +69,26 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
     return build_shop(tmp_path_factory.mktemp("built"))
 
 
+def build_campaign_shop(root: Path) -> BuiltShop:
+    """Generate the 4,000-customer test shop with campaigns from 2023-01 (seed 21), load it and build it."""
+    from dataclasses import replace
+
+    from duckdb_clv.ingest.generator import ShopParams
+
+    shop = generate_shop(
+        root / "shop", customers=4_000, seed=21, workers=2, params=replace(ShopParams(), campaign_start="2023-01-01")
+    )
+    settings = make_settings(db=str(root / "clv.duckdb"))
+    pipeline.load(settings, shop_inputs(shop) | {"campaigns": [str(shop.files["campaigns"])]})
+    return BuiltShop(shop, Path(settings.db), pipeline.build(settings))
+
+
+@pytest.fixture(scope="session")
+def built_campaigns(tmp_path_factory: pytest.TempPathFactory) -> BuiltShop:
+    """A 4,000-customer shop with a campaign history, loaded and built with the default vars."""
+    return build_campaign_shop(tmp_path_factory.mktemp("built_campaigns"))
+
+
 # Fixed cutoffs: a scoring date and two training cutoffs, too few for a time split.
 FIXED_CUTOFFS = {"as_of_date": "2026-01-01", "training_cutoffs": ["2024-06-30", "2024-09-30"]}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from duckdb_clv import console, pipeline
@@ -51,9 +52,20 @@ def shop_shape(args: argparse.Namespace) -> tuple[int, str, str, ShopParams | No
     return customers, start, end, chosen.shop_params() if chosen else None
 
 
+def campaign_start(flag: str | None, start: str) -> str:
+    """The first decision month of ``--campaigns``: the flag's date, else a year after the start."""
+    if flag:
+        return flag
+    year, rest = start.split("-", 1)
+    return f"{int(year) + 1}-{rest[:2]}-01"
+
+
 def generate(args: argparse.Namespace, dirty: bool = False, fmt: str = "parquet") -> Path:
     """Write the shop the arguments describe; print its tables; return its folder."""
     customers, start, end, params = shop_shape(args)
+    campaigns = getattr(args, "campaigns", None)
+    if campaigns is not None:
+        params = replace(params or ShopParams(), campaign_start=campaign_start(campaigns, start))
     with console.progress_bar(f"Generating {customers:,} customers") as update:
         shop = generate_shop(
             args.out,
@@ -94,6 +106,14 @@ def _generate_arguments(p: argparse.ArgumentParser) -> None:
         # argparse %-formats help strings, and descriptions speak of percentages.
         + "; ".join(f"{s.name}: {s.description}".replace("%", "%%") for s in SCENARIOS.values())
         + ". A scenario with its own size or period uses it unless --customers, --start or --end is given",
+    )
+    p.add_argument(
+        "--campaigns",
+        nargs="?",
+        const="",
+        metavar="FROM",
+        help="also run the shop's monthly campaigns (email, coupon_10, vip) from the month of FROM "
+        "(default: a year after --start) and write them to campaigns.<format> (docs/SAMPLE_SHOP.md#campaigns)",
     )
     p.add_argument(
         "--workers", type=int, default=None, help="processes to use (default: all cores; output is the same)"

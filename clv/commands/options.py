@@ -32,6 +32,12 @@ def load(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--returns", action="append", metavar="FILE_OR_GLOB", help="returns/refunds file(s)")
     p.add_argument("--events", action="append", metavar="FILE_OR_GLOB", help="behaviour event file(s)")
+    p.add_argument(
+        "--campaigns",
+        action="append",
+        metavar="FILE_OR_GLOB",
+        help="campaign history: one row per customer sent an action (see docs/ACTIONS.md)",
+    )
     p.add_argument("--mapping", help="YAML file mapping your column names and formats (see docs/LOADING.md)")
     p.add_argument(
         "--map",

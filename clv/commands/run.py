@@ -95,7 +95,8 @@ RUN = Command(
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     shop = generate(args)
-    inputs = {t: [str(Path(shop) / f"{t}.parquet")] for t in LOAD_ORDER}
+    # The campaigns file exists only for a shop generated with campaigns.
+    inputs = {t: [str(path)] for t in LOAD_ORDER if (path := Path(shop) / f"{t}.parquet").exists()}
     _run_and_print(settings, inputs=inputs, ground_truth=shop)
     return 0
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from duckdb_clv.ingest.generator.actions import Response
 from duckdb_clv.ingest.generator.params import DISCOUNT_LEVELS, ShopParams
 
 
@@ -49,6 +50,7 @@ def step_week(
     season: float,
     params: ShopParams,
     rng: np.random.Generator,
+    response: Response | None = None,
 ) -> WeekOutcome:
     """Draw one week of purchases and dropout for every customer at once.
 
@@ -56,15 +58,20 @@ def step_week(
     story, with the dropout chance tilted by engagement). Independently, a low-engagement
     customer may quietly leave at the end of the week. With ``n`` purchases drawn and ``g`` the
     trial of the first dropout (geometric), the customer makes ``min(n, g)`` purchases and has
-    left after the last of them when ``g <= n``.
+    left after the last of them when ``g <= n``. ``response`` holds the multipliers of campaign
+    actions in force this week (``ingest.generator.actions``).
     """
     expected = purchase_intensity(rate, engagement, season, params) * exposure_days
-    drawn = rng.poisson(expected) * alive
     q = purchase_dropout_probability(dropout_p, engagement, params)
+    hazard = params.weekly_hazard * np.exp(-params.hazard_engagement_loading * engagement)
+    if response is not None:
+        expected = expected * response.rate
+        q = q * response.purchase_dropout
+        hazard = hazard * response.hazard
+    drawn = rng.poisson(expected) * alive
     first_dropout = rng.geometric(np.clip(q, 1e-12, 1.0))
     purchases = np.minimum(drawn, first_dropout)
     dropped_after_purchase = alive & (drawn >= first_dropout)
-    hazard = params.weekly_hazard * np.exp(-params.hazard_engagement_loading * engagement)
     leave = 1.0 - np.exp(-hazard * (np.asarray(exposure_days) / 7.0))
     dropped_disengaged = alive & ~dropped_after_purchase & (rng.random(alive.shape) < leave)
     return WeekOutcome(purchases, dropped_after_purchase, dropped_disengaged)
@@ -89,15 +96,22 @@ def expected_net_per_order(
     discount_prob: np.ndarray | float,
     refund_observed_share: np.ndarray | float,
     params: ShopParams,
+    response: Response | None = None,
 ) -> np.ndarray:
     """Expected order value net of discount and of refunds that fall inside the window.
 
     Gross value is Gamma(shape, 1/nu) with mean ``shape / nu``; the expected discount depth is the
     mean of the discount levels; a returned order refunds all of it with ``full_refund_share``
-    and half of it on average otherwise.
+    and half of it on average otherwise. Under a campaign ``response`` the order value is scaled
+    and every order gets at least its minimum discount (codes do not stack; every shop discount
+    level is at least the coupon's).
     """
     gross = params.spend_shape / spend_rate
-    paid = gross * (1.0 - discount_prob * DISCOUNT_LEVELS.mean())
+    depth = discount_prob * DISCOUNT_LEVELS.mean()
+    if response is not None:
+        gross = gross * response.spend
+        depth = depth + (1.0 - discount_prob) * response.min_discount
+    paid = gross * (1.0 - depth)
     refund_fraction = params.full_refund_share + (1.0 - params.full_refund_share) * 0.5
     returned = np.clip(return_propensity, 0.0, 0.9) * refund_observed_share
     return paid * (1.0 - returned * refund_fraction)

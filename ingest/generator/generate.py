@@ -27,6 +27,7 @@ from duckdb_clv.ingest.generator.params import ShopParams, ShopSpec
 from duckdb_clv.ingest.generator.population import Population, draw_population
 from duckdb_clv.ingest.generator.simulate import dropout_days, make_events, make_orders, make_returns, simulate_lives
 from duckdb_clv.ingest.generator.tables import (
+    campaigns_table,
     customer_ids,
     customers_table,
     events_table,
@@ -35,6 +36,8 @@ from duckdb_clv.ingest.generator.tables import (
 )
 
 TABLES = ("customers", "orders", "order_items", "returns", "events", "ground_truth")
+# Written only by a shop with campaigns (ShopParams.campaign_start).
+CAMPAIGNS = "campaigns"
 CHUNK_CUSTOMERS = 25_000
 FORMATS = ("parquet", "csv")
 
@@ -58,12 +61,13 @@ def _simulate_chunk(chunk: int) -> dict[str, pa.Table]:
     part = pop.slice(lo, min(lo + CHUNK_CUSTOMERS, len(pop)))
     rng = np.random.default_rng([spec.seed, 1, chunk])
     ids = customer_ids(lo, len(part), spec.customers)
-    lives = simulate_lives(spec, part, rng)
+    lives = simulate_lives(spec, part, rng, np.random.default_rng([spec.seed, 3, chunk]))
     orders, items = make_orders(spec, part, lives, rng)
     returns = make_returns(spec, part, orders, rng)
     events = make_events(spec, part, lives, orders, rng)
     orders_t, items_t, returns_t = orders_tables(spec, chunk, ids, orders, items, returns)
-    return {
+    extra = {CAMPAIGNS: campaigns_table(spec, chunk, ids, lives)} if spec.params.campaign_start else {}
+    return extra | {
         "customers": customers_table(spec, part, ids, rng),
         "orders": orders_t,
         "order_items": items_t,
@@ -86,7 +90,7 @@ class _Writer:
         self.out_dir, self.fmt = out_dir, fmt
         self.parquet: dict[str, pq.ParquetWriter] = {}
         self.csv: dict[str, io.BufferedWriter] = {}
-        self.rows = dict.fromkeys(TABLES, 0)
+        self.rows: dict[str, int] = {}
 
     def path(self, name: str) -> Path:
         # Ground truth is not shop data: it stays Parquet (it holds list columns) in every format.
@@ -94,7 +98,7 @@ class _Writer:
         return self.out_dir / f"{name}.{ext}"
 
     def write(self, name: str, table: pa.Table, edit_csv: Callable[[list[bytes]], list[bytes]] | None = None) -> None:
-        self.rows[name] += table.num_rows
+        self.rows[name] = self.rows.get(name, 0) + table.num_rows
         if self.path(name).suffix == ".parquet":
             if name not in self.parquet:
                 self.parquet[name] = pq.ParquetWriter(self.path(name), table.schema, compression="zstd")
@@ -144,8 +148,9 @@ def generate_shop(
     ----------
     out_dir
         Folder for ``customers``, ``orders``, ``order_items``, ``returns``, ``events`` and
-        ``ground_truth`` files, plus ``shop.json`` (the arguments and model parameters) and,
-        with ``dirty``, ``faults.json``. Created if missing; existing files are replaced.
+        ``ground_truth`` files (and ``campaigns`` when ``params.campaign_start`` is set), plus
+        ``shop.json`` (the arguments and model parameters) and, with ``dirty``,
+        ``faults.json``. Created if missing; existing files are replaced.
     customers, seed, start, end
         Shop size, root seed and the observed period (``end`` inclusive).
     dirty
@@ -171,9 +176,12 @@ def generate_shop(
     spec = ShopSpec(customers, seed, parse_day(start, "start"), parse_day(end, "end"), params or ShopParams())
     if spec.days < 28:
         raise GenerateError(f"--end must be at least 28 days after --start, got {start} to {end}")
+    if spec.params.campaign_start:
+        parse_day(spec.params.campaign_start, "campaigns")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in [out / f"{t}.{e}" for t in TABLES for e in FORMATS] + [out / "faults.json"]:
+    names = (*TABLES, CAMPAIGNS) if spec.params.campaign_start else TABLES
+    for stale in [out / f"{t}.{e}" for t in (*TABLES, CAMPAIGNS) for e in FORMATS] + [out / "faults.json"]:
         stale.unlink(missing_ok=True)
 
     _STATE["spec"], _STATE["population"] = spec, draw_population(spec)
@@ -186,7 +194,7 @@ def generate_shop(
         pool = mp.get_context("fork").Pool(n_workers) if n_workers > 1 else None
         chunks = pool.imap(_simulate_chunk, range(n_chunks)) if pool else map(_simulate_chunk, range(n_chunks))
         for i, tables in enumerate(chunks):
-            for name in TABLES:
+            for name in names:
                 table = tables[name]
                 edit = None
                 if dirty and name == "orders":
@@ -217,7 +225,7 @@ def generate_shop(
     (out / "shop.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if log is not None:
         (out / "faults.json").write_text(json.dumps(log.manifest(), indent=1, sort_keys=True) + "\n")
-    files = {t: writer.path(t) for t in TABLES}
+    files = {t: writer.path(t) for t in names}
     return GeneratedShop(out, files, dict(writer.rows))
 
 

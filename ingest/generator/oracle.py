@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from duckdb_clv.ingest.errors import GenerateError
+from duckdb_clv.ingest.generator.actions import ACTION_COST, ACTION_NAMES, engagement_change, response
 from duckdb_clv.ingest.generator.dynamics import engagement_target, expected_net_per_order, step_engagement, step_week
 from duckdb_clv.ingest.generator.params import ShopParams, discount_probability, week_season
 
@@ -39,6 +40,7 @@ class CutoffState:
     return_propensity: np.ndarray
     engagement_start: np.ndarray
     engagement_drift: np.ndarray
+    deal_sensitivity: np.ndarray
 
 
 def load_truth(shop_dir: str | Path) -> tuple[pa.Table, dict]:
@@ -80,6 +82,10 @@ def state_at(truth: pa.Table, start: np.datetime64, future: np.datetime64) -> Cu
         return_propensity=t["return_propensity"].to_numpy(),
         engagement_start=t["engagement_start"].to_numpy(),
         engagement_drift=t["engagement_drift"].to_numpy(),
+        # Shops written before campaigns existed carry no sensitivity; they never need one.
+        deal_sensitivity=(
+            t["deal_sensitivity"].to_numpy() if "deal_sensitivity" in t.column_names else np.ones(t.num_rows)
+        ),
     )
 
 
@@ -92,12 +98,16 @@ def simulate_futures(
     n_sims: int,
     seed: int,
     batch: int = 4_096,
+    action: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected net value and P(at least one order) over the ``horizon_days`` days from ``future``.
 
     Purchase counts are simulated; each purchase contributes its expected net value given the
     discount calendar and the chance that its refund lands inside the window, which removes the
-    noise of drawing amounts without changing the expectation.
+    noise of drawing amounts without changing the expectation. With ``action`` (an index into
+    ``ACTIONS``) every customer is sent that action at ``future`` and no other campaign follows:
+    its response applies from the first simulated week, and its cost is subtracted from the value
+    of every customer, those who have left included.
     """
     n_weeks = -(-horizon_days // 7)
     exposure = np.minimum(7.0, horizon_days - 7.0 * np.arange(n_weeks))
@@ -121,10 +131,17 @@ def simulate_futures(
         weeks_on = state.weeks_since_acquisition[rep].copy()
         total = np.zeros(rep.size)
         bought = np.zeros(rep.size, dtype=bool)
+        resp = None
+        if action:
+            e += engagement_change(np.full(rep.size, action), e, params)
+            resp = response(np.full(rep.size, action), state.deal_sensitivity[rep])
         for w in range(n_weeks):
-            out = step_week(state.rate[rep], state.dropout_p[rep], e, alive, exposure[w], season[w], params, rng)
+            in_window = resp if w < params.campaign_window_weeks else None
+            out = step_week(
+                state.rate[rep], state.dropout_p[rep], e, alive, exposure[w], season[w], params, rng, in_window
+            )
             net = expected_net_per_order(
-                state.spend_rate[rep], state.return_propensity[rep], disc[w], refund_seen[w], params
+                state.spend_rate[rep], state.return_propensity[rep], disc[w], refund_seen[w], params, in_window
             )
             total += out.purchases * net
             bought |= out.purchases > 0
@@ -134,7 +151,24 @@ def simulate_futures(
             e = np.where(alive, step_engagement(e, target, params, rng), e)
         value[idx] = total.reshape(-1, n_sims).mean(axis=1)
         p_order[idx] = bought.reshape(-1, n_sims).mean(axis=1)
-    return value, p_order
+    return value - ACTION_COST[action], p_order
+
+
+def _prepare(
+    shop_dir: str | Path, cutoff: str, horizon_days: int, n_sims: int
+) -> tuple[np.datetime64, np.datetime64, ShopParams, CutoffState]:
+    """Checked arguments, the shop's start and parameters, and the state after the cutoff day."""
+    if horizon_days < 1 or n_sims < 1:
+        raise GenerateError(f"horizon_days and n_sims must be positive, got {horizon_days} and {n_sims}")
+    truth, meta = load_truth(shop_dir)
+    start = np.datetime64(meta["start"], "D")
+    try:
+        cut = np.datetime64(cutoff, "D")
+    except ValueError as err:
+        raise GenerateError(f"cutoff must be a date like 2024-06-30, got {cutoff!r}") from err
+    params = ShopParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
+    future = cut + np.timedelta64(1, "D")
+    return start, future, params, state_at(truth, start, future)
 
 
 def oracle(
@@ -166,17 +200,7 @@ def oracle(
         net revenue in the window) and ``p_order`` (probability of at least one order in it),
         one row per customer acquired on or before the cutoff day.
     """
-    if horizon_days < 1 or n_sims < 1:
-        raise GenerateError(f"horizon_days and n_sims must be positive, got {horizon_days} and {n_sims}")
-    truth, meta = load_truth(shop_dir)
-    start = np.datetime64(meta["start"], "D")
-    try:
-        cut = np.datetime64(cutoff, "D")
-    except ValueError as err:
-        raise GenerateError(f"cutoff must be a date like 2024-06-30, got {cutoff!r}") from err
-    params = ShopParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()})
-    future = cut + np.timedelta64(1, "D")
-    state = state_at(truth, start, future)
+    start, future, params, state = _prepare(shop_dir, cutoff, horizon_days, n_sims)
     value, p_order = simulate_futures(state, start, future, horizon_days, params, n_sims, seed)
     return pa.table(
         {
@@ -186,3 +210,39 @@ def oracle(
             "p_order": pa.array(p_order),
         }
     )
+
+
+def action_values(
+    shop_dir: str | Path,
+    cutoff: str,
+    horizon_days: int = 365,
+    n_sims: int = 200,
+    seed: int = 0,
+) -> pa.Table:
+    """Each customer's expected net value under every campaign action sent the day after ``cutoff``.
+
+    The counterfactuals of the sample shop's response model (``ingest.generator.actions``): for
+    each action, the futures are simulated with that action sent to everyone at the decision date
+    and no campaign after it, from the same seeds, so differences between actions carry little
+    simulation noise. The oracle policy, which knows every customer's true response, picks the
+    largest column.
+
+    Parameters
+    ----------
+    shop_dir, cutoff, horizon_days, n_sims, seed
+        As for ``oracle``: the decision date is the day after ``cutoff`` and the window is
+        (cutoff, cutoff + horizon_days].
+
+    Returns
+    -------
+    pyarrow.Table
+        ``customer_id``, ``active`` and one column ``value_<action>`` per action: expected net
+        revenue in the window minus the action's cost (customers who have left are worth minus
+        the cost), one row per customer acquired on or before the cutoff day.
+    """
+    start, future, params, state = _prepare(shop_dir, cutoff, horizon_days, n_sims)
+    columns = {"customer_id": state.customer_id, "active": pa.array(state.active)}
+    for index, name in enumerate(ACTION_NAMES):
+        value, _ = simulate_futures(state, start, future, horizon_days, params, n_sims, seed, action=index)
+        columns[f"value_{name}"] = pa.array(value)
+    return pa.table(columns)

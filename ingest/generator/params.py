@@ -71,6 +71,20 @@ CATEGORIES: tuple[tuple[str, float, float], ...] = (
     ("grocery", 0.04, 0.1),
 )
 
+# Campaign actions (docs/SAMPLE_SHOP.md#campaigns): (name, cost per customer sent, purchase-rate
+# lift, lift per unit of deal sensitivity, price paid as a share of the list price, order-value
+# multiplier, dropout multiplier, engagement change). ``none`` first: it is the control.
+ACTIONS: tuple[tuple[str, float, float, float, float, float, float, float], ...] = (
+    ("none", 0.00, 0.00, 0.0, 1.00, 1.00, 1.00, 0.00),
+    ("email", 0.05, 0.05, 0.0, 1.00, 1.00, 1.00, 0.25),
+    ("coupon_10", 0.20, 0.00, 0.9, 0.90, 1.05, 1.00, 0.05),
+    ("vip", 12.00, 0.10, 0.0, 1.00, 1.10, 0.35, 0.35),
+)
+# Deal sensitivity shifts by acquisition channel and age band (log scale), in catalogue order:
+# bargain-led channels and young customers respond to coupons most.
+CHANNEL_DEAL_SHIFT: tuple[float, ...] = (-0.1, 0.2, 0.4, 0.0, -0.3, 0.5, -0.3)
+AGE_DEAL_SHIFT: tuple[float, ...] = (0.3, 0.15, 0.0, -0.1, -0.15, -0.2)
+
 EVENT_TYPES: tuple[str, ...] = (
     "page_view",
     "product_view",
@@ -168,6 +182,24 @@ class ShopParams:
     return_delay_days: tuple[float, float] = (3.0, 30.0)
     review_share: float = 0.1
     favourite_category_share: float = 0.55
+    # Campaigns: from campaign_start (a date; empty for none) the shop decides on the first day of
+    # every month, for each customer acquired before it, whether to send one of ACTIONS. Its own
+    # (logging) policy: a win-back coupon with probability campaign_winback_share to customers
+    # whose last order was campaign_winback_weeks whole weeks before, else email, coupon_10 and
+    # vip at random with campaign_random_shares. An action works for campaign_window_weeks.
+    campaign_start: str = ""
+    campaign_random_shares: tuple[float, float, float] = (0.10, 0.06, 0.04)
+    campaign_winback_share: float = 0.5
+    campaign_winback_weeks: tuple[int, int] = (8, 17)
+    campaign_window_weeks: int = 3
+    # Deal sensitivity ~ LogNormal(mean_log + channel and age shifts - loading * z(log rate), sd):
+    # frequent buyers buy anyway, so a coupon moves them least.
+    deal_sensitivity_mean_log: float = -0.9
+    deal_sensitivity_sd: float = 0.7
+    deal_sensitivity_rate_loading: float = 0.25
+    # Email annoys customers whose engagement is below this level: their engagement falls instead.
+    email_annoyance_level: float = -0.3
+    email_annoyance: float = -0.45
     # False flattens the month and weekday demand curves (hand-checkable tests use it).
     seasonal: bool = True
 

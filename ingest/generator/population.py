@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from duckdb_clv.ingest.generator.actions import draw_deal_sensitivity
 from duckdb_clv.ingest.generator.params import (
     AGE_BANDS,
     CATEGORIES,
@@ -40,6 +41,7 @@ class Population:
     session_rate: np.ndarray  # browsing sessions per week at engagement 0
     engagement_start: np.ndarray  # log-engagement level at acquisition
     engagement_drift: np.ndarray  # weekly fade of the engagement target (0 for most)
+    deal_sensitivity: np.ndarray  # how strongly a coupon raises the purchase rate
 
     def __len__(self) -> int:
         return len(self.acquired_day)
@@ -81,7 +83,8 @@ def draw_population(spec: ShopSpec) -> Population:
 
     Demographics carry weak, realistic signal: channel shifts the purchase rate and dropout,
     age band and country shift spend. The latent engagement start level correlates with the
-    purchase rate, so engaged customers also buy more.
+    purchase rate, so engaged customers also buy more. Deal sensitivity (the response to coupons)
+    depends on channel, age band and, inversely, the purchase rate.
     """
     p = spec.params
     rng = np.random.default_rng([spec.seed, 0])
@@ -113,6 +116,8 @@ def draw_population(spec: ShopSpec) -> Population:
     engagement_start = p.engagement_rate_loading * z_rate + p.engagement_sd0 * rng.standard_normal(n)
     fades = rng.random(n) < p.fading_share
     engagement_drift = np.where(fades, rng.exponential(p.fading_drift_mean, size=n), 0.0)
+    # Drawn from a stream of its own, so shops without campaigns are the same as before it existed.
+    deal_sensitivity = draw_deal_sensitivity(channel, age, z_rate, p, np.random.default_rng([spec.seed, 4]))
 
     return Population(
         acquired_day=acquired,
@@ -128,4 +133,5 @@ def draw_population(spec: ShopSpec) -> Population:
         session_rate=session_rate,
         engagement_start=engagement_start,
         engagement_drift=engagement_drift,
+        deal_sensitivity=deal_sensitivity,
     )

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from duckdb_clv.ingest.generator.actions import (
+    decision_days,
+    effect_week,
+    engagement_change,
+    logging_policy,
+    response,
+)
 from duckdb_clv.ingest.generator.dynamics import (
     engagement_target,
     purchase_dropout_probability,
@@ -47,12 +54,16 @@ class Lives:
 
     purchase_customer: np.ndarray  # customer of each purchase after the first one
     purchase_week: np.ndarray
+    purchase_action: np.ndarray  # int8: the campaign action in force when it was made (0: none)
     session_customer: np.ndarray  # customer of each browsing session
     session_week: np.ndarray
     session_engagement: np.ndarray
     dropout_week: np.ndarray  # -1 while still active at the end
     dropout_cause: np.ndarray
     engagement: np.ndarray  # (customers, weeks) float32, NaN outside the active life
+    campaign_customer: np.ndarray  # customer of each campaign sent
+    campaign_decision: np.ndarray  # its decision date, as days since the start
+    campaign_action: np.ndarray  # int8 index into ACTIONS (never 0: "none" is not sent)
 
 
 @dataclass
@@ -64,10 +75,18 @@ class Orders:
     amount: np.ndarray
     discount: np.ndarray
     main_category: np.ndarray
+    action: np.ndarray  # int8 campaign action in force when it was made (0: none)
 
 
-def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) -> Lives:
-    """Run the weekly loop: purchases after the first, browsing sessions, dropout, engagement."""
+def simulate_lives(
+    spec: ShopSpec, pop: Population, rng: np.random.Generator, campaign_rng: np.random.Generator | None = None
+) -> Lives:
+    """Run the weekly loop: purchases after the first, browsing sessions, dropout, engagement.
+
+    With campaigns (``ShopParams.campaign_start``), the shop's logging policy picks an action per
+    customer at every monthly decision date, drawing from ``campaign_rng`` so the main stream
+    stays as it is; the action's response applies from the first week starting on or after it.
+    """
     p = spec.params
     n, n_weeks, n_days = len(pop), spec.weeks, spec.days
     season = week_season(spec.start, n_weeks, p)
@@ -78,8 +97,9 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
     dropout_week = np.full(n, -1, dtype=np.int64)
     cause = np.full(n, CAUSE_NONE, dtype=np.int8)
     path = np.full((n, n_weeks), np.nan, dtype=np.float32)
-    buys: list[tuple[np.ndarray, np.ndarray]] = []
+    buys: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     visits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    campaigns = _Campaigns(spec, n, campaign_rng)
 
     for w in range(n_weeks):
         week_start, week_end = 7 * w, min(7 * w + 7, n_days)
@@ -87,6 +107,8 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
         alive[new] = True
         acquired[new] = True
         e[new] = pop.engagement_start[new]
+        campaigns.last_order[new] = w
+        e = campaigns.decide(w, pop, alive, e)
         active_now = alive.copy()  # active at some point this week
         path[active_now, w] = e[active_now]
         # The first order happens at acquisition; the customer may leave right after it.
@@ -98,9 +120,13 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
 
         exposure = np.full(n, float(week_end - week_start))
         exposure[new] = np.maximum(week_end - pop.acquired_day[new], 0.0)
-        out = step_week(pop.rate, pop.dropout_p, e, alive, exposure, season[w], p, rng)
+        action = campaigns.in_force(w)
+        resp = response(action, pop.deal_sensitivity) if campaigns.on else None
+        out = step_week(pop.rate, pop.dropout_p, e, alive, exposure, season[w], p, rng, resp)
         who = np.flatnonzero(out.purchases)
-        buys.append((np.repeat(who, out.purchases[who]), np.full(out.purchases[who].sum(), w)))
+        counts = out.purchases[who]
+        buys.append((np.repeat(who, counts), np.full(counts.sum(), w), np.repeat(action[who], counts)))
+        campaigns.bought(w, who)
 
         # Browsing: active customers at their engagement, departed ones at a residual rate.
         rate = np.where(active_now, pop.session_rate * np.exp(e), pop.session_rate * p.residual_session_share)
@@ -117,16 +143,84 @@ def simulate_lives(spec: ShopSpec, pop: Population, rng: np.random.Generator) ->
         target = engagement_target(pop.engagement_start, pop.engagement_drift, w + 1 - acq_week)
         e = np.where(alive, step_engagement(e, target, p, rng), e)
 
+    sent = campaigns.sent()
     return Lives(
         purchase_customer=np.concatenate([b[0] for b in buys]),
         purchase_week=np.concatenate([b[1] for b in buys]),
+        purchase_action=np.concatenate([b[2] for b in buys]).astype(np.int8),
         session_customer=np.concatenate([v[0] for v in visits]),
         session_week=np.concatenate([v[1] for v in visits]),
         session_engagement=np.concatenate([v[2] for v in visits]),
         dropout_week=dropout_week,
         dropout_cause=cause,
         engagement=path,
+        campaign_customer=sent[0],
+        campaign_decision=sent[1],
+        campaign_action=sent[2],
     )
+
+
+class _Campaigns:
+    """The shop's monthly campaign decisions inside the weekly loop, and the windows in force.
+
+    The win-back rule reads the last order as of the end of the last week that lies wholly
+    before the decision date: a purchase placed after the date must not steer the decision.
+    """
+
+    def __init__(self, spec: ShopSpec, n: int, rng: np.random.Generator | None) -> None:
+        self.params, self.rng = spec.params, rng
+        self.days = decision_days(spec.start, spec.days, spec.params)
+        self.on = self.days.size > 0
+        if self.on and rng is None:
+            raise ValueError("a shop with campaigns needs a campaign random stream")
+        self.at_week = {effect_week(int(d)): i for i, d in enumerate(self.days)}
+        self.snap_week = {int(d) // 7 - 1: i for i, d in enumerate(self.days)}
+        self.last_order = np.full(n, -(10**6), dtype=np.int64)
+        self.snapshots: dict[int, np.ndarray] = {}
+        if -1 in self.snap_week:
+            self.snapshots[self.snap_week[-1]] = self.last_order.copy()
+        self.action = np.zeros(n, dtype=np.int8)
+        self.until = np.zeros(n, dtype=np.int64)
+        self.rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def decide(self, week: int, pop: Population, alive: np.ndarray, engagement: np.ndarray) -> np.ndarray:
+        """Send this week's decisions, if a decision takes effect now; returns the new engagement."""
+        i = self.at_week.get(week)
+        if i is None:
+            return engagement
+        day = int(self.days[i])
+        eligible = np.flatnonzero(pop.acquired_day < day)
+        since = day // 7 - self.snapshots.pop(i)[eligible]
+        chosen = logging_policy(since, self.params, self.rng)  # type: ignore[arg-type]
+        sent = chosen > 0
+        who, what = eligible[sent], chosen[sent]
+        self.rows.append((who, np.full(who.size, day, dtype=np.int64), what))
+        self.action[who] = what
+        self.until[who] = week + self.params.campaign_window_weeks
+        # Customers who have left never read it: the campaign costs, but changes nothing.
+        live = who[alive[who]]
+        engagement = engagement.copy()
+        engagement[live] += engagement_change(self.action[live], engagement[live], self.params)
+        return engagement
+
+    def in_force(self, week: int) -> np.ndarray:
+        """The action whose window covers ``week``, per customer (0: none)."""
+        if not self.on:
+            return self.action
+        return np.where(self.until > week, self.action, 0).astype(np.int8)
+
+    def bought(self, week: int, who: np.ndarray) -> None:
+        """Note this week's purchases; snapshot the last orders a coming decision will read."""
+        self.last_order[who] = week
+        i = self.snap_week.get(week)
+        if i is not None:
+            self.snapshots[i] = self.last_order.copy()
+
+    def sent(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Customer, decision day and action of every campaign sent."""
+        if not self.rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
+        return tuple(np.concatenate([r[k] for r in self.rows]) for k in range(3))  # type: ignore[return-value]
 
 
 def place_in_weeks(spec: ShopSpec, week: np.ndarray, not_before: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -155,11 +249,16 @@ def make_orders(spec: ShopSpec, pop: Population, lives: Lives, rng: np.random.Ge
     later_day = place_in_weeks(spec, lives.purchase_week, pop.acquired_day[lives.purchase_customer], rng)
     customer = np.concatenate([np.arange(len(pop)), lives.purchase_customer])
     day = np.concatenate([pop.acquired_day, later_day])
+    action = np.concatenate([np.zeros(len(pop), dtype=np.int8), lives.purchase_action])
     order = np.lexsort((day, customer))
-    customer, day = customer[order], day[order]
+    customer, day, action = customer[order], day[order], action[order]
     n = customer.size
+    campaigned = bool(action.any())
+    resp = response(action, pop.deal_sensitivity[customer]) if campaigned else None
 
     gross = rng.gamma(p.spend_shape, 1.0 / pop.spend_rate[customer])
+    if resp is not None:
+        gross = gross * resp.spend
     n_items = 1 + rng.poisson(p.extra_items_mean, size=n)
     item_order = np.repeat(np.arange(n), n_items)
     fav = rng.random(item_order.size) < p.favourite_category_share
@@ -177,10 +276,13 @@ def make_orders(spec: ShopSpec, pop: Population, lives: Lives, rng: np.random.Ge
 
     discounted = rng.random(n) < discount_probability(day, spec.start, p)
     depth = np.where(discounted, rng.choice(DISCOUNT_LEVELS, size=n), 0.0)
+    if resp is not None:
+        # A coupon code does not stack with the shop's own discounts (all at least as deep).
+        depth = np.maximum(depth, resp.min_discount)
     amount = np.round(gross * (1.0 - depth), 2)
     discount = np.round(gross - amount, 2)
     first_item = np.concatenate([[0], np.cumsum(n_items)[:-1]])
-    orders = Orders(customer, day, amount, discount, category[first_item])
+    orders = Orders(customer, day, amount, discount, category[first_item], action)
     items = {
         "order": item_order,
         "line": np.arange(item_order.size) - first_item[item_order] + 1,

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from duckdb_clv.ingest.generator.actions import ACTION_COST, ACTION_NAMES
 from duckdb_clv.ingest.generator.params import (
     AGE_BANDS,
     CATEGORIES,
@@ -211,9 +212,34 @@ def ground_truth_table(
             "session_rate": pa.array(pop.session_rate),
             "engagement_start": pa.array(pop.engagement_start),
             "engagement_drift": pa.array(pop.engagement_drift),
+            "deal_sensitivity": pa.array(pop.deal_sensitivity),
             "dropout_at": timestamps(spec, dropout_day, mask=~gone),
             "dropout_cause": pa.array(cause, mask=~gone),
             "engagement_week0": pa.array((pop.acquired_day // 7).astype(np.int32)),
             "engagement": pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.float32())),
+        }
+    )
+
+
+def campaigns_table(spec: ShopSpec, chunk: int, ids: pa.Array, lives: Lives) -> pa.Table:
+    """The campaigns sent to a chunk's customers: one row per customer and send, by date then customer.
+
+    A campaign is one action on one decision date (``2024-03-coupon_10``); it goes out at 09:00 on
+    the first of the month, and the cost is what the shop pays per customer sent.
+    """
+    order = np.lexsort((lives.campaign_customer, lives.campaign_decision))
+    who, day, act = lives.campaign_customer[order], lives.campaign_decision[order], lives.campaign_action[order]
+    number = chunk * ORDERS_PER_CHUNK_BLOCK + 1 + np.arange(who.size)
+    month = (spec.start + day.astype("timedelta64[D]")).astype("datetime64[M]").astype(str)
+    names = np.array(ACTION_NAMES)[act]
+    campaign = np.char.add(np.char.add(month.astype("U7"), "-"), names.astype("U16")) if who.size else month
+    return pa.table(
+        {
+            "treatment_id": numbered("T", number),
+            "campaign_id": pa.array(campaign, type=pa.string()),
+            "customer_id": pa.DictionaryArray.from_arrays(pa.array(who.astype(np.int32)), ids),
+            "sent_at": timestamps(spec, day + 9 / 24),
+            "action": labels(act.astype(np.int8), ACTION_NAMES),
+            "cost": pa.array(np.round(ACTION_COST[act], 2)),
         }
     )

@@ -100,7 +100,7 @@ def test_clv_run_on_a_history_too_short_for_a_test_cutoff_scores_and_skips_the_e
 
     sc = SCENARIOS["short"]
     shop = generate_shop(tmp_path / "shop", customers=800, seed=4, start=sc.start, end=sc.end, workers=2)
-    files = [a for t in LOAD_ORDER for a in (f"--{t.replace('_', '-')}", str(shop.files[t]))]
+    files = [a for t in LOAD_ORDER if t in shop.files for a in (f"--{t.replace('_', '-')}", str(shop.files[t]))]
     published, report = tmp_path / "published.duckdb", tmp_path / "report.html"
     code = main(
         [

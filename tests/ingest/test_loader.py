@@ -13,7 +13,7 @@ from duckdb_clv.ingest import loader as loader_module
 from duckdb_clv.ingest.loader import load_files
 from duckdb_clv.ingest.mapping import apply_flags, parse_mapping, read_mapping
 from duckdb_clv.ingest.schema import LOAD_ORDER
-from tests.conftest import shop_inputs, write
+from tests.conftest import SHOP_TABLES, shop_inputs, write
 
 
 def counts(db) -> dict[str, int]:
@@ -45,8 +45,8 @@ def test_clean_shop_loads_every_row(clean_shop, clean_db):
     for f in report.files:
         assert f.rows_rejected == 0 and f.rows_inserted == clean_shop.rows[f.table] == f.rows_read
     c = counts(db)
-    assert all(c[t] == clean_shop.rows[t] for t in LOAD_ORDER)
-    assert c["load_log"] == len(LOAD_ORDER)
+    assert all(c[t] == clean_shop.rows[t] for t in SHOP_TABLES)
+    assert c["load_log"] == len(SHOP_TABLES)
 
 
 def test_loaded_values_match_the_files(clean_shop, clean_db):
@@ -72,7 +72,7 @@ def test_reloading_the_same_files_changes_nothing(clean_shop, clean_db, tmp_path
     after = counts(copy)
     assert {k: v for k, v in after.items() if k != "load_log"} == {k: v for k, v in before.items() if k != "load_log"}
     assert all(f.rows_unchanged == f.rows_read and f.rows_inserted == 0 for f in report.files)
-    assert report.load_id == 2 and after["load_log"] == before["load_log"] + len(LOAD_ORDER)
+    assert report.load_id == 2 and after["load_log"] == before["load_log"] + len(SHOP_TABLES)
 
 
 @pytest.fixture(scope="module")
