@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python -m bench.bench_training --db bench/out/clv_100k.duckdb --shop bench/out/shop_100k \
 		--models-dir bench/out/clv_100k_seq --only btyd,hgb,rf,mlp,ziln,lstm,cnn,fused,kmeans
 	$(BIN)/python -m bench.bench_sequence_scoring --source bench/out/clv_100k.duckdb --models bench/out/clv_100k_seq
+	$(BIN)/python -m bench.bench_policies
 
 clean:
 	rm -rf build data bench/out .pytest_cache .ruff_cache
