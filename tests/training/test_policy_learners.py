@@ -106,3 +106,16 @@ def test_a_budget_treats_the_best_customers_of_each_month_and_only_where_it_pays
     assert set(chosen[chosen > 0]) == {1}
     # Nothing worth more than doing nothing: nobody is treated, whatever the budget.
     assert not choose(-np.abs(uplift) - 1, month, 1.0).any()
+
+
+def test_the_onnx_graph_gives_the_learner_s_action_values():
+    from duckdb_clv.training.policies.export import export_checked
+
+    X, action, outcome, _ = logged(30_000, 5)
+    action[(action == 2)] = 0
+    action[:40] = 2  # too few: this arm's column is the base minus its cost
+    model = ActionValues(3, COSTS, seed=0).fit(X, action, outcome)
+    graph, figures = export_checked(model, X[:5_000], "policy_test")
+    assert figures["rows"] == 5_000 * 3 and figures["max_error"] <= figures["tolerance"]
+    assert [o.name for o in graph.graph.output] == ["action_values"]
+    assert graph.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 4
