@@ -7,12 +7,14 @@ action horizon (90 days), and prints the policy table with the off-policy estima
 alone (IPS, doubly robust) beside the truth, and the fitting time.
 
     .venv/bin/python -m bench.bench_policies [--db bench/out/clv_100k_campaigns.duckdb]
-        [--shop bench/out/shop_100k_campaigns] [--sims 50]
+        [--shop bench/out/shop_100k_campaigns] [--models DIR] [--sims 50]
 
 A missing shop is generated (100,000 customers, seed 42, campaigns from 2023-01), loaded and built.
 
-Until the CLV champion scores the decision rows here, the two score-based baselines rank by the
-base model's predicted value over the action horizon and by days since the last order.
+With ``--models`` (a registry trained on the same database by ``clv train``), the two score
+baselines of the issue rank by the CLV champion's prediction (coupon to the top decile) and the
+churn champion's (coupon to the highest churn risk); without it, by the base model's predicted
+value over the action horizon and by days since the last order.
 """
 
 from __future__ import annotations
@@ -57,10 +59,24 @@ def prepare(db: Path, shop: Path) -> None:
         pipeline.build(settings)
 
 
+def champion_scores(models: Path, X: np.ndarray) -> dict[str, np.ndarray]:
+    """The value and churn champions' predictions on the contract's columns of ``X``."""
+    from duckdb_clv.udfs import functions, registry
+    from duckdb_clv.udfs.contract import FEATURES
+
+    out = {}
+    for task in ("value", "churn"):
+        pointer = registry.champion(models, task)
+        model = functions.cache_for(models).get(pointer["name"], pointer["version"])
+        out[task] = model.run(np.ascontiguousarray(X[:, : len(FEATURES)], dtype=np.float32)).ravel()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="bench/out/clv_100k_campaigns.duckdb")
     parser.add_argument("--shop", default="bench/out/shop_100k_campaigns")
+    parser.add_argument("--models", help="registry trained on --db by `clv train` (for the score baselines)")
     parser.add_argument("--sims", type=int, default=50)
     parser.add_argument("--horizon-days", type=int, default=90)
     args = parser.parse_args()
@@ -80,11 +96,18 @@ def main() -> int:
     missing = int(np.isnan(truth[:, 0]).sum())
     print(f"oracle counterfactuals in {time.perf_counter() - started:.1f} s ({missing} rows not covered)")
     coupon = data.actions.index("coupon_10") if "coupon_10" in data.actions else 1
-    recency = data.X[:, data.features.index("days_since_last_order")].astype(float)
-    baselines = {
-        "coupon to top predicted value": (coupon, values["outcome"][:, 0]),
-        "coupon to longest since last order": (coupon, recency),
-    }
+    if args.models:
+        scores = champion_scores(Path(args.models), data.X)
+        baselines = {
+            "coupon to top decile of predicted CLV": (coupon, scores["value"], 0.1),
+            "coupon to high churn risk": (coupon, scores["churn"]),
+        }
+    else:
+        recency = data.X[:, data.features.index("days_since_last_order")].astype(float)
+        baselines = {
+            "coupon to top predicted value": (coupon, values["outcome"][:, 0]),
+            "coupon to longest since last order": (coupon, recency),
+        }
     rows = policy_table(data, values, truth, baselines)
     head = ("policy", "budget", "treated", "true", "oracle", "IPS", "DR", "±")
     print(f"{head[0]:38s} " + " ".join(f"{h:>7s}" for h in head[1:]) + "  mix")

@@ -113,14 +113,15 @@ def policy_table(
     data: Decisions,
     values: dict,
     truth: np.ndarray | None = None,
-    baselines: dict[str, np.ndarray] | None = None,
+    baselines: dict[str, tuple] | None = None,
     budgets: tuple[float, ...] = BUDGETS,
     seed: int = 0,
 ) -> list[PolicyRow]:
     """The policies and baselines at each budget, with IPS, DR and (given ``truth``) true values.
 
     ``truth`` holds each row's true expected net value of every action (rows x actions), NaN for
-    rows the oracle does not cover; such rows are left out of the true values only.
+    rows the oracle does not cover; such rows are left out of the true values only. ``baselines``
+    maps a name to (action index, score[, largest share]).
     """
     reward = data.reward
     e, mu = values["propensity"], values["outcome"]
@@ -134,12 +135,12 @@ def policy_table(
         for name in ("uplift", "sequential"):
             v = values[name]
             choices[(name, label)] = choose(v[:, 1:] - v[:, [0]], month, share)
-        for name, score in (baselines or {}).items():
-            # A baseline is a score and an action: it treats the top of the score with that action.
-            action, ranking = score
+        for name, (action, ranking, *cap) in (baselines or {}).items():
+            # A baseline is an action, a score and optionally its own share at most ("the top
+            # decile"): it sends the action to the top of the score.
             u = np.full((n, k - 1), -np.inf)
             u[:, action - 1] = ranking - ranking.min() + 1.0
-            choices[(name, label)] = choose(u, month, share)
+            choices[(name, label)] = choose(u, month, min([share, *cap]))
         treated = rng.random(n) < share
         choices[("random", label)] = np.where(treated, rng.integers(1, k, size=n), 0)
         if truth is not None:
