@@ -105,7 +105,7 @@ def main() -> int:
     else:
         recency = data.X[:, data.features.index("days_since_last_order")].astype(float)
         baselines = {
-            "coupon to top predicted value": (coupon, values["outcome"][:, 0]),
+            "coupon to top predicted value": (coupon, values["uplift"][:, 0]),
             "coupon to longest since last order": (coupon, recency),
         }
     rows = policy_table(data, values, truth, baselines)

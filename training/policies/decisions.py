@@ -10,7 +10,6 @@ transition a sequential policy learns from.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -165,8 +164,3 @@ def _next_rows(ids: np.ndarray, cutoff: np.ndarray, following: np.ndarray) -> np
     return np.array(
         [position.get((c, d), -1) for c, d in zip(ids.tolist(), following.tolist(), strict=True)], dtype=np.int64
     )
-
-
-def decision_months(data: Decisions) -> tuple[dt.date, ...]:
-    """The decision cutoffs, oldest first."""
-    return tuple(d.item() for d in np.unique(data.cutoff))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,19 +60,20 @@ def choose(uplift: np.ndarray, month: np.ndarray, share: float) -> np.ndarray:
 
 
 def policy_values(data: Decisions, settings: PolicySettings, progress: Callable[[str], None] | None = None) -> dict:
-    """Cross-fitted action values of both learned policies, propensities and outcome predictions."""
+    """Cross-fitted action values of both learned policies and the log's propensities.
+
+    The uplift policy's action values double as the outcome model of the doubly robust estimate:
+    the same learner on the same rows.
+    """
     half = halves(data.customer_id)
     n, k = len(data), len(data.actions)
-    out = {name: np.zeros((n, k)) for name in ("uplift", "sequential", "outcome", "propensity")}
+    out = {name: np.zeros((n, k)) for name in ("uplift", "sequential", "propensity")}
     for h in (0, 1):
         fit, judge = half != h, half == h
         train = data.take(fit)
         Xj = data.X[judge]
-        gross = train.horizon_value
-        uplift = ActionValues(k, data.costs, settings.seed).fit(train.X, train.action, gross)
+        uplift = ActionValues(k, data.costs, settings.seed).fit(train.X, train.action, train.horizon_value)
         out["uplift"][judge] = uplift.predict(Xj)
-        # The outcome model of the DR estimate is the same learner on the same rows.
-        out["outcome"][judge] = out["uplift"][judge]
         has = train.next_row >= 0
         sequential = fitted_q(
             train.X,
@@ -106,7 +107,6 @@ class PolicyRow:
     dr_std_error: float
     true_value: float | None = None
     share_of_oracle: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def policy_table(
@@ -124,7 +124,7 @@ def policy_table(
     maps a name to (action index, score[, largest share]).
     """
     reward = data.reward
-    e, mu = values["propensity"], values["outcome"]
+    e, mu = values["propensity"], values["uplift"]
     month = data.cutoff
     k = len(data.actions)
     choices: dict[tuple[str, str], np.ndarray] = {}

@@ -81,8 +81,9 @@ class ActionValues:
             if arm.sum() < MIN_ARM_ROWS:
                 self.ratios_.append(None)
                 continue
-            scale = self.scale(self.base_.predict(X[arm]))
-            residual = outcome[arm] - self.base_.predict(X[arm])
+            base = self.base_.predict(X[arm])
+            scale = self.scale(base)
+            residual = outcome[arm] - base
             model = _regressor(RATIO_PARAMS, self.seed).fit(X[arm], residual / scale, sample_weight=scale)
             self.ratios_.append(model)
         return self
