@@ -70,6 +70,7 @@ bench: install
 		--models-dir bench/out/clv_100k_seq --only btyd,hgb,rf,mlp,ziln,lstm,cnn,fused,kmeans
 	$(BIN)/python -m bench.bench_sequence_scoring --source bench/out/clv_100k.duckdb --models bench/out/clv_100k_seq
 	$(BIN)/python -m bench.bench_policies
+	$(BIN)/python -m bench.bench_policy_training
 
 clean:
 	rm -rf build data bench/out .pytest_cache .ruff_cache

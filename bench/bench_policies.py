@@ -28,48 +28,22 @@ import numpy as np
 from duckdb_clv import pipeline
 from duckdb_clv.ingest import generate_shop
 from duckdb_clv.ingest.generator import ShopParams
-from duckdb_clv.ingest.generator.oracle import action_values
 from duckdb_clv.ingest.schema import LOAD_ORDER
 from duckdb_clv.settings import make_settings
 from duckdb_clv.training.dataset import connect
 from duckdb_clv.training.policies.decisions import read_decisions
 from duckdb_clv.training.policies.evaluate import PolicySettings, policy_table, policy_values
+from duckdb_clv.training.policies.judge import champion_scores, oracle_truth
 
 
-def oracle_truth(data, shop: Path, horizon_days: int, sims: int) -> np.ndarray:
-    """Each row's true expected net value of every action, from the oracle at its decision date."""
-    truth = np.full((len(data), len(data.actions)), np.nan)
-    for month in np.unique(data.cutoff):
-        table = action_values(shop, str(month), horizon_days=horizon_days, n_sims=sims, seed=0)
-        where = {c: i for i, c in enumerate(table["customer_id"].to_pylist())}
-        columns = np.column_stack([table[f"value_{a}"].to_numpy() for a in data.actions])
-        rows = np.flatnonzero(data.cutoff == month)
-        found = np.array([where.get(c, -1) for c in data.customer_id[rows]])
-        truth[rows[found >= 0]] = columns[found[found >= 0]]
-    return truth
-
-
-def prepare(db: Path, shop: Path) -> None:
-    """Generate, load and build the 100k shop with campaigns where they are missing."""
+def prepare(db: Path, shop: Path, customers: int = 100_000) -> None:
+    """Generate, load and build a shop with campaigns (seed 42, from 2023-01) where they are missing."""
     if not (shop / "campaigns.parquet").exists():
-        generate_shop(shop, customers=100_000, seed=42, params=ShopParams(campaign_start="2023-01-01"))
+        generate_shop(shop, customers=customers, seed=42, params=ShopParams(campaign_start="2023-01-01"))
     if not db.exists():
         settings = make_settings(db=str(db))
         pipeline.load(settings, {t: [str(shop / f"{t}.parquet")] for t in LOAD_ORDER})
         pipeline.build(settings)
-
-
-def champion_scores(models: Path, X: np.ndarray) -> dict[str, np.ndarray]:
-    """The value and churn champions' predictions on the contract's columns of ``X``."""
-    from duckdb_clv.udfs import functions, registry
-    from duckdb_clv.udfs.contract import FEATURES
-
-    out = {}
-    for task in ("value", "churn"):
-        pointer = registry.champion(models, task)
-        model = functions.cache_for(models).get(pointer["name"], pointer["version"])
-        out[task] = model.run(np.ascontiguousarray(X[:, : len(FEATURES)], dtype=np.float32)).ravel()
-    return out
 
 
 def main() -> int:
@@ -92,7 +66,7 @@ def main() -> int:
     fitted = time.perf_counter() - started
     print(f"cross-fitted both policies, propensities and outcomes in {fitted:.1f} s")
     started = time.perf_counter()
-    truth = oracle_truth(data, Path(args.shop), args.horizon_days, args.sims)
+    truth = oracle_truth(data, pipeline.shop_action_oracle(args.shop, args.sims), args.horizon_days)
     missing = int(np.isnan(truth[:, 0]).sum())
     print(f"oracle counterfactuals in {time.perf_counter() - started:.1f} s ({missing} rows not covered)")
     coupon = data.actions.index("coupon_10") if "coupon_10" in data.actions else 1

@@ -227,7 +227,10 @@ def _one_origin(
     )
     copied = copy_as_of(settings.db, here.db, origin)
     built = pipeline.build(here, progress=progress)
-    trained = pipeline.train(here, families, progress=progress)
+    # A backtest judges the CLV and churn models; the policies are judged by `clv evaluate`.
+    from duckdb_clv.training.settings import DEFAULT_FAMILIES
+
+    trained = pipeline.train(here, [f for f in families or DEFAULT_FAMILIES if f != "policy"], progress=progress)
     with connect(here.db) as con:
         data = read_rows(con, "ml_scoring_set")
         if needs_history(here.models_dir):

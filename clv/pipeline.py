@@ -231,8 +231,30 @@ def sample_shop_oracle(settings: Settings, shop_dir: str | Path, seed: int = 0) 
     return shop_oracle(shop_dir, setup.cutoff, setup.horizon_days, setup.churn_window_days, seed)
 
 
-def evaluate(settings: Settings, oracle: Oracle | None = None, progress: Progress = _quiet) -> dict:
+# Simulations per customer and decision month behind the true value of each action.
+ACTION_ORACLE_SIMS = 50
+
+
+def shop_action_oracle(shop_dir: str | Path, sims: int = ACTION_ORACLE_SIMS) -> Callable[[str, int], object] | None:
+    """A generated shop's counterfactuals per action (``action_values``) at a date; None without campaigns.
+
+    The policy table of ``evaluate`` values each policy's choices with it.
+    """
+    from duckdb_clv.ingest.generator.oracle import action_values
+
+    if not any(Path(shop_dir).glob("campaigns.*")):
+        return None
+    return lambda date, horizon_days: action_values(shop_dir, date, horizon_days=horizon_days, n_sims=sims, seed=0)
+
+
+def evaluate(
+    settings: Settings, oracle: Oracle | None = None, progress: Progress = _quiet, shop: str | Path | None = None
+) -> dict:
     """Score every registered value and churn model on the test cutoff; write ``settings.evaluation``.
+
+    With an action champion (a policy learnt from campaign history) the report gains the policy
+    table (``training.policies.judge``): the policies and baselines at three budgets, by the
+    off-policy estimates from the log and, for a generated ``shop`` with campaigns, by the truth.
 
     Parameters
     ----------
@@ -242,17 +264,34 @@ def evaluate(settings: Settings, oracle: Oracle | None = None, progress: Progres
         A generated shop's oracle (``sample_shop_oracle``): added beside the models.
     progress : callable
         Receives a ``Step`` when scoring starts and ends.
+    shop : path, optional
+        The generated shop folder behind ``oracle``: the policies' true values come from it.
 
     Returns
     -------
     dict
-        Per task, every model's test metrics, and the accuracy targets (as in the JSON file).
+        Per task, every model's test metrics, and the accuracy targets (as in the JSON file);
+        ``policies`` when there is an action champion.
     """
-    from duckdb_clv.training.evaluation.holdout import evaluate_registry
+    import json
 
-    progress(Step("evaluate", 0, 1, "scoring the registered models on the test cutoff"))
-    report = evaluate_registry(settings.db, settings.models_dir, oracle=oracle, out=settings.evaluation)
-    progress(Step("evaluate", 1, 1))
+    from duckdb_clv.training.evaluation.holdout import evaluate_registry
+    from duckdb_clv.training.policies.judge import policy_report
+
+    policies = registry.champion(Path(settings.models_dir), "action") is not None
+    values_at = shop_action_oracle(shop) if policies and shop is not None else None
+    steps = 2 if policies else 1
+    progress(Step("evaluate", 0, steps, "scoring the registered models on the test cutoff"))
+    report = evaluate_registry(settings.db, settings.models_dir, oracle=oracle)
+    if policies:
+        progress(Step("evaluate", 1, steps, "judging the next-best-action policies (cross-fitted)"))
+        report["policies"] = policy_report(
+            settings.db, settings.models_dir, values_at, lambda line: progress(Step("evaluate", 1, steps, line))
+        )
+    progress(Step("evaluate", steps, steps))
+    path = Path(settings.evaluation)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
     return report
 
 
@@ -345,7 +384,7 @@ def run(
     trained = finished("train", train(settings, progress=progress))
     evaluable = has_test_cutoff(settings)
     oracle = sample_shop_oracle(settings, ground_truth) if evaluable and ground_truth is not None else None
-    evaluation = finished("evaluate", evaluate(settings, oracle, progress)) if evaluable else None
+    evaluation = finished("evaluate", evaluate(settings, oracle, progress, ground_truth)) if evaluable else None
     scored = finished("score", score(settings, progress))
     published = finished("publish", publish(settings, progress))
     written = finished("report", report(settings, oracle, progress)) if evaluable else None

@@ -20,6 +20,7 @@ from duckdb_clv.udfs.staging import staging_path, sweep
 
 PUBLISHED = (
     "customer_scores",
+    "campaign_plan",
     "segment_summary",
     "segment_profiles",
     "score_history",

@@ -54,12 +54,16 @@ def score_customers(
         When a task has no champion, or a dbt model or test fails.
     """
     root = Path(models_dir)
-    missing = [t for t in registry.TASKS if registry.champion(root, t) is None]
+    missing = [t for t in registry.SCORING_TASKS if registry.champion(root, t) is None]
     if missing:
         raise ClvError(f"no {', '.join(missing)} champion in {root}: run `clv train --db {db}` first")
-    built = build_features(
-        db, variables or make_settings().scoring_vars(), select="tag:scores", progress=progress, models_dir=root
-    )
+    # The next best action needs a policy, which only a campaign log trains: without one its
+    # columns stay NULL and campaign_plan stays empty.
+    variables = {
+        **(variables or make_settings().scoring_vars()),
+        "next_best_action": bool(registry.champion(root, "action")),
+    }
+    built = build_features(db, variables, select="tag:scores", progress=progress, models_dir=root)
     with duckdb.connect(str(db), read_only=True) as con:
         rows, as_of, value, churn, segment, scored_at = con.execute(
             "SELECT count(*), any_value(as_of_date), any_value(value_model), any_value(churn_model), "

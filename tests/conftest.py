@@ -123,6 +123,20 @@ def trained(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> Train
     return train_shop(built, tmp_path_factory.mktemp("registry"))
 
 
+@pytest.fixture(scope="session")
+def trained_campaigns(built_campaigns: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> TrainedShop:
+    """Every default family and both policies trained on the campaign shop, in a registry of its own."""
+    return train_shop(built_campaigns, tmp_path_factory.mktemp("registry_campaigns"))
+
+
+@pytest.fixture(scope="session")
+def scored_campaigns(
+    trained_campaigns: TrainedShop, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, ScoreResult]:
+    """A copy of the campaign shop's database and registry with customer_scores and campaign_plan built."""
+    return score_shop(trained_campaigns, tmp_path_factory.mktemp("scored_campaigns"))
+
+
 def score_shop(trained: TrainedShop, root: Path) -> tuple[Path, Path, ScoreResult]:
     """A copy of ``trained``'s database and registry under ``root``, with customer_scores built by dbt."""
     db = copy_db(trained.built.db, root / "clv.duckdb")

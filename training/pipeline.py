@@ -373,8 +373,76 @@ def train_models(
     typical = None if sequence_train is None else {"history_baseline": history_baseline(sequence_train.history)}
     _register_all(models_dir, exported, common, result, _references(reference_rows, scoring_rows, seasonal), typical)
     _choose_champions(models_dir, result)
+    if "policy" in settings.families:
+        _train_policies(db, models_dir, settings, result, log, progress)
     _record_run(models_dir, result)
     return result
+
+
+def _train_policies(
+    db: str | Path,
+    models_dir: Path,
+    settings: TrainSettings,
+    result: TrainResult,
+    log: Log,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    """Fit, register and crown the next-best-action policies where the log has campaign sends.
+
+    A database without campaign history trains no policy (and says so in the log); a policy that
+    fails is dropped like a candidate. The CLV models are registered already: a failure here
+    never costs them.
+    """
+    from duckdb_clv.training.policies import train as policies
+    from duckdb_clv.training.policies.evaluate import PolicySettings
+
+    with connect(db) as con:
+        if not policies.has_decisions(con):
+            log("no campaign sends in ml_decision_set: no next-best-action policy (see `clv load --campaigns`)")
+            return
+        start = time.perf_counter()
+        fitted = attempt(
+            "action_policies",
+            "action",
+            "fit",
+            lambda: policies.fit_policies(
+                con, settings.policy_rows, PolicySettings(seed=settings.seed), log, result.failures, progress
+            ),
+            result.failures,
+            log,
+        )
+    if fitted is None or not fitted.exported:
+        return
+    result.seconds.update(fitted.seconds)
+    cards = []
+    written: list[Path] = []
+    try:
+        for name, _model, graph, parity, fields in fitted.exported:
+            card = {
+                "name": name,
+                "task": "action",
+                "output": "action",
+                "primary_metric": None,
+                "metrics": {},
+                "parity": parity,
+                **fields,
+                "training_seconds": fitted.seconds[name],
+                "cutoffs": {"scoring": result.info.scoring_cutoff.isoformat()},
+                "seed": settings.seed,
+            }
+            full = register(models_dir, graph, card, fitted.features)
+            written.append(models_dir / full["name"] / full["version"])
+            cards.append(full)
+    except BaseException:
+        for path in written:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    result.cards.extend(cards)
+    best = next((c for c in cards if c["name"] == policies.DEFAULT_POLICY), cards[0])
+    reason = policies.DEFAULT_REASON if best["name"] == policies.DEFAULT_POLICY else "the only policy that trained"
+    registry.promote(models_dir, "action", best["name"], best["version"], reason=reason)
+    result.champions["action"] = (best["name"], best["version"])
+    result.seconds["policies"] = time.perf_counter() - start
 
 
 def _references(rows: Dataset, scoring_rows: Dataset, seasonal: dict) -> Callable[[object], dict]:
@@ -473,7 +541,7 @@ def _register_all(
 
 
 def _choose_champions(models_dir: Path, result: TrainResult) -> None:
-    for task in registry.TASKS:
+    for task in registry.SCORING_TASKS:
         cards = [c for c in result.cards if c["task"] == task]
         if not cards:
             continue

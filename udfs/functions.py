@@ -101,11 +101,12 @@ def check_histories(model: LoadedModel, columns: tuple[pa.Array, ...], rows: np.
     return np.ascontiguousarray(part)
 
 
-def _matrix(columns: tuple[pa.Array, ...]) -> np.ndarray:
-    if len(columns) != len(FEATURES):
-        raise UdfError(f"expected {len(FEATURES)} feature columns (spec {spec_hash()[:12]}), got {len(columns)}")
+def _matrix(columns: tuple[pa.Array, ...], names: tuple[str, ...] = FEATURES) -> np.ndarray:
+    """float32 (rows, features) from one Arrow array per feature; NULL and NaN as NaN, infinity refused."""
+    if len(columns) != len(names):
+        raise UdfError(f"expected {len(names)} feature columns (spec {spec_hash(names)[:12]}), got {len(columns)}")
     n = len(columns[0])
-    X = np.empty((n, len(FEATURES)), dtype=np.float32)
+    X = np.empty((n, len(names)), dtype=np.float32)
     with np.errstate(over="ignore"):  # beyond float32's range becomes infinity, refused below
         for j, column in enumerate(columns):
             X[:, j] = column.to_numpy(zero_copy_only=False)  # NULL -> NaN for floating point arrays
@@ -113,8 +114,8 @@ def _matrix(columns: tuple[pa.Array, ...]) -> np.ndarray:
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))
         raise UdfError(
-            f"feature {FEATURES[j]!r} is infinite or beyond float32's range (3.4e38) in {int(bad[:, j].sum())} "
-            f"rows; pass NULL for unknown values (model spec {spec_hash()[:12]})"
+            f"feature {names[j]!r} is infinite or beyond float32's range (3.4e38) in {int(bad[:, j].sum())} "
+            f"rows; pass NULL for unknown values (model spec {spec_hash(names)[:12]})"
         )
     return X
 

@@ -86,7 +86,9 @@ class ModelCache:
         if ref is None:
             pointer = registry.champion(self.root, task)
             if pointer is None:
-                raise RegistryError(f"no {task} champion in {self.root}: run `clv train` first")
+                # Policies are trained only from a campaign log, so that is what an action champion lacks.
+                hint = "load a campaign log (`clv load --campaigns`), `clv build`, then " if task == "action" else ""
+                raise RegistryError(f"no {task} champion in {self.root}: {hint}run `clv train` first")
             return pointer["name"], pointer["version"]
         name, _, version = ref.partition("/")
         registry.check_name(name)
@@ -113,5 +115,5 @@ class ModelCache:
 
     def _load(self, name: str, version: str) -> LoadedModel:
         data, card = registry.verified_model(self.root, name, version)
-        session = open_session(data, card["task"], f"{name} {version}")
+        session = open_session(data, card["task"], f"{name} {version}", len(card["features"]))
         return LoadedModel(name, version, card["task"], card, session, data)

@@ -29,7 +29,12 @@ from duckdb_clv.udfs.staging import staging_path, sweep
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 VERSION = re.compile(r"^v[0-9]{1,6}$")
 POINTERS = "champions"
-TASKS = ("value", "churn", "segment")
+# The tasks with a champion pointer. Scoring needs the first three; an "action" champion (a
+# next-best-action policy, docs/ACTIONS.md) exists only where campaign history was loaded.
+TASKS = ("value", "churn", "segment", "action")
+SCORING_TASKS = ("value", "churn", "segment")
+# Tasks whose models read the contract's features and then columns of their own (named in the card).
+EXTENDED_INPUT_TASKS = frozenset({"action"})
 VERSION_FILES = frozenset({"model.onnx", "card.json"})
 RUN_RECORD = "last_training.json"
 
@@ -121,9 +126,16 @@ def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
             f"{str(card.get('sha256'))[:12]}…; the file was changed or corrupted, retrain or roll back"
         )
     check_model_bytes(data, card, f"{name} {version}")
-    if card.get("spec_hash") != spec_hash(history="history_input" in card):
-        names = [f["name"] for f in card.get("features", [])]
-        diff = [f for f in FEATURES if f not in names] + [f for f in names if f not in FEATURES]
+    names = feature_names(card)
+    contract = names[: len(FEATURES)] if card.get("task") in EXTENDED_INPUT_TASKS else names
+    expected = expected_spec_hash(card)
+    if tuple(contract) == FEATURES and card.get("spec_hash") != expected and card.get("task") in EXTENDED_INPUT_TASKS:
+        raise RegistryError(
+            f"{name} {version}: the inputs its card lists do not give its spec hash; the card was edited, "
+            "retrain it with `clv train`"
+        )
+    if tuple(contract) != FEATURES or card.get("spec_hash") != expected:
+        diff = [f for f in FEATURES if f not in contract] + [f for f in contract if f not in FEATURES]
         raise RegistryError(
             f"{name} {version} was trained on a different feature spec (differing features: {diff[:5] or 'order'}); "
             "retrain it with `clv train`"
@@ -131,10 +143,26 @@ def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
     return data, card
 
 
+def feature_names(card: dict) -> list[str]:
+    """The names of a card's input features, in the model's input order."""
+    return [f["name"] for f in card.get("features", [])]
+
+
+def expected_spec_hash(card: dict) -> str:
+    """The spec hash this installation gives the card's inputs.
+
+    The contract's (with or without the weekly history) for the scoring tasks; for a task that
+    reads columns of its own after the contract's, the hash of the card's whole feature list.
+    """
+    if card.get("task") in EXTENDED_INPUT_TASKS:
+        return spec_hash(tuple(feature_names(card)))
+    return spec_hash(history="history_input" in card)
+
+
 def _check_servable(root: Path, name: str, version: str) -> None:
     """Verify a version and open it once in onnxruntime before a pointer may name it."""
     data, card = verified_model(root, name, version)
-    open_session(data, card["task"], f"{name} {version}")
+    open_session(data, card["task"], f"{name} {version}", len(card["features"]))
 
 
 def _pointer_path(root: Path, task: str) -> Path:

@@ -27,9 +27,9 @@ def reads_history(session: ort.InferenceSession) -> bool:
     return any(i.name == HISTORY_INPUT for i in session.get_inputs())
 
 
-def _check_signature(session: ort.InferenceSession, task: str, where: str) -> None:
+def _check_signature(session: ort.InferenceSession, task: str, where: str, width: int) -> None:
     inputs = [(i.name, i.type, i.shape) for i in session.get_inputs()]
-    features_ok = inputs and inputs[0][:2] == ("features", "tensor(float)") and inputs[0][2][-1] == len(FEATURES)
+    features_ok = inputs and inputs[0][:2] == ("features", "tensor(float)") and inputs[0][2][-1] == width
     # A sequence model also reads the weekly history: float (rows, weeks, channels).
     history_ok = len(inputs) == 1 or (
         len(inputs) == 2
@@ -38,15 +38,18 @@ def _check_signature(session: ort.InferenceSession, task: str, where: str) -> No
     )
     if not (features_ok and history_ok):
         raise RegistryError(
-            f"{where}: expects inputs {inputs}, not one float 'features' input of width {len(FEATURES)} "
+            f"{where}: expects inputs {inputs}, not one float 'features' input of width {width} "
             f"(and optionally a float '{HISTORY_INPUT}' input of shape [N, {SEQUENCE_WEEKS}, {len(SEQUENCE_CHANNELS)}])"
         )
     if task not in [o.name for o in session.get_outputs()]:
         raise RegistryError(f"{where}: has no output named {task!r}")
 
 
-def open_session(data: bytes, task: str, where: str) -> ort.InferenceSession:
+def open_session(data: bytes, task: str, where: str, width: int = len(FEATURES)) -> ort.InferenceSession:
     """A single-threaded CPU session over model bytes, with one float ``features`` input and a ``task`` output.
+
+    ``width`` is the number of features the card names: the contract's, or more for a model that
+    reads columns of its own besides (a next-best-action policy).
 
     Raises
     ------
@@ -60,5 +63,5 @@ def open_session(data: bytes, task: str, where: str) -> ort.InferenceSession:
     except Exception as err:
         first = str(err).strip().splitlines()[0][:300]
         raise RegistryError(f"{where}: onnxruntime refuses to load it ({first}); retrain or roll back") from err
-    _check_signature(session, task, where)
+    _check_signature(session, task, where, width)
     return session

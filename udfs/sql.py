@@ -22,16 +22,16 @@ from pathlib import Path
 
 import duckdb
 
-from duckdb_clv.udfs import explain_functions, functions, interval_functions
+from duckdb_clv.udfs import action_functions, explain_functions, functions, interval_functions, registry
 from duckdb_clv.udfs.contract import FEATURES, SEQUENCE_COLUMNS, SEQUENCE_TYPE, spec_hash
 
 TASK_FUNCTIONS = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}
 EXPLAIN_FUNCTIONS = {"value": "explain_clv", "churn": "explain_churn"}
 
 
-def _feature(name: str) -> str:
+def _feature(name: str, spec: str | None = None) -> str:
     value = f"struct_extract(features, '{name}')"
-    message = f"feature {name} must be a number (model spec {spec_hash()[:12]}), got: "
+    message = f"feature {name} must be a number (model spec {(spec or spec_hash())[:12]}), got: "
     # TRY_CAST passes numbers through untouched; for a value that is not a number, say which feature.
     return (
         f"coalesce(try_cast({value} AS DOUBLE), "
@@ -94,6 +94,41 @@ def macros(root: Path) -> list[str]:
     return out
 
 
+def action_features(root: Path) -> tuple[str, ...] | None:
+    """The inputs of the action champion (a next-best-action policy), or None when there is none."""
+    pointer = registry.champion(root, "action")
+    if pointer is None:
+        return None
+    return tuple(registry.feature_names(registry.read_card(root, pointer["name"], pointer["version"])))
+
+
+def _recommender(names: tuple[str, ...]) -> str:
+    # Named after the inputs' spec: UDFs belong to the database instance, and two registries in one
+    # process may hold policies that read different campaign-history columns.
+    return f"_clv_recommend_{spec_hash(names)[:12]}"
+
+
+def action_macros(root: Path, names: tuple[str, ...] | None) -> list[str]:
+    """CREATE statements of ``recommend_action`` (bound to the action champion's inputs) and ``action_cost``."""
+    registry_root = "'" + str(root).replace("'", "''") + "'"
+    model = f"_clv_model('action', model, {registry_root})"
+    if names is None:
+        where = str(root).replace("'", "''")
+        body = (
+            f"error('no next-best-action policy (action champion) in {where}: load your campaign history with "
+            "`clv load --campaigns FILE`, then `clv build` and `clv train` "
+            "(in dbt: or set var next_best_action: false)')"
+        )
+    else:
+        spec = spec_hash(names)
+        features = ", ".join(_feature(f, spec) for f in names)
+        body = f"{_recommender(names)}({model}, budget_share, features IS NOT NULL, {features})"
+    return [
+        f"CREATE OR REPLACE TEMP MACRO recommend_action(features, budget_share := NULL, model := NULL) AS {body}",
+        f"CREATE OR REPLACE TEMP MACRO action_cost(action, model := NULL) AS _clv_action_cost({model}, action)",
+    ]
+
+
 def _create(con: duckdb.DuckDBPyConnection, name: str, kernel, params: list[str], returns: str) -> None:
     try:
         con.create_function(name, kernel, params, returns, type="arrow", null_handling="special")
@@ -128,5 +163,10 @@ def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         ["VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE"],
         "DOUBLE",
     )
-    for statement in macros(root):
+    _create(con, "_clv_action_cost", action_functions.action_cost_kernel(), ["VARCHAR", "VARCHAR"], "DOUBLE")
+    names = action_features(root)
+    if names is not None:
+        params = ["VARCHAR", "DOUBLE", "BOOLEAN", *["DOUBLE"] * len(names)]
+        _create(con, _recommender(names), action_functions.recommend_kernel(names), params, action_functions.RESULT_SQL)
+    for statement in [*macros(root), *action_macros(root, names)]:
         con.execute(statement)

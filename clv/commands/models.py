@@ -114,11 +114,46 @@ def print_evaluation(report: dict, where: str | None = None) -> None:
     )
 
 
+def print_policies(policies: dict | None) -> None:
+    """The policy table of ``clv evaluate``: true values (for a sample shop) beside the estimates from the log."""
+    if not policies:
+        return
+    truth = policies["truth"] is not None
+    columns = ["policy", "budget", "treated", *(["true", "of oracle"] if truth else []), "IPS", "DR", "DR ±"]
+    rows = []
+    for r in policies["table"]:
+        oracle = f"{r['share_of_oracle']:.2f}" if r["share_of_oracle"] is not None else "-"
+        shown = [f"{r['true_value']:.2f}", oracle] if truth else []
+        rows.append(
+            [
+                r["policy"],
+                r["budget"],
+                f"{r['treated_share']:.3f}",
+                *shown,
+                f"{r['ips']:.2f}",
+                f"{r['doubly_robust']:.2f}",
+                f"{r['dr_std_error']:.2f}",
+            ]
+        )
+    console.table(
+        f"next best action: incremental net value per customer over {policies['action_horizon_days']} days, "
+        f"{policies['decisions']:,} logged decisions in {policies['months']} months",
+        columns,
+        rows,
+    )
+    console.out.print(
+        f"Policies judged {policies['judged']} (action champion {policies['champion']}). IPS and DR are the "
+        "estimates from the campaign log alone"
+        + ("; true values from the sample shop's oracle." if truth else "; --ground-truth SHOP adds a shop's truth.")
+    )
+
+
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     with console.stage_progress() as progress:
         oracle = pipeline.sample_shop_oracle(settings, args.ground_truth) if args.ground_truth else None
-        report = pipeline.evaluate(settings, oracle, progress)
+        report = pipeline.evaluate(settings, oracle, progress, shop=args.ground_truth)
     print_evaluation(report)
+    print_policies(report.get("policies"))
     console.out.print(f"Full report: {settings.evaluation}")
     return 0
 

@@ -18,7 +18,7 @@ from duckdb_clv.commands.data import (
     shop_arguments,
 )
 from duckdb_clv.commands.features import print_build_result
-from duckdb_clv.commands.models import print_evaluation, print_training
+from duckdb_clv.commands.models import print_evaluation, print_policies, print_training
 from duckdb_clv.commands.report import print_report
 from duckdb_clv.commands.serving import print_highlights, print_published, print_score
 from duckdb_clv.ingest.schema import LOAD_ORDER
@@ -39,7 +39,11 @@ def _printers(settings: Settings) -> dict[str, Callable[[object], None]]:
         "load": print_load_report,
         "build": lambda result: print_build_result(result, settings.db),
         "train": lambda result: print_training(result, settings.models_dir),
-        "evaluate": lambda report: (print_evaluation(report), console.out.print(f"Full report: {settings.evaluation}")),
+        "evaluate": lambda report: (
+            print_evaluation(report),
+            print_policies(report.get("policies")),
+            console.out.print(f"Full report: {settings.evaluation}"),
+        ),
         "score": print_score,
         "publish": published,
         "report": print_report,

@@ -117,5 +117,5 @@ def test_the_onnx_graph_gives_the_learner_s_action_values():
     model = ActionValues(3, COSTS, seed=0).fit(X, action, outcome)
     graph, figures = export_checked(model, X[:5_000], "policy_test")
     assert figures["rows"] == 5_000 * 3 and figures["max_error"] <= figures["tolerance"]
-    assert [o.name for o in graph.graph.output] == ["action_values"]
+    assert [o.name for o in graph.graph.output] == ["action"]
     assert graph.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 4

@@ -62,18 +62,24 @@ def with_metadata(model: onnx.ModelProto, meta: dict[str, str]) -> onnx.ModelPro
     return stamped
 
 
-def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
+def register(root: Path, model: onnx.ModelProto, card: dict, features: tuple[str, ...] = FEATURES) -> dict:
     """Add ``model`` as the next version of ``card['name']``; returns the completed card.
 
     The card gets ``version``, ``sha256``, ``spec_hash``, ``features``, ``libraries`` and
     ``created_at``; the ONNX metadata carries the same name, version, task, spec hash, contract
-    version and creation time.
+    version and creation time. ``features``: the model's input columns, the contract's unless it
+    reads columns of its own after them (a policy reads the campaign history too); the spec hash
+    then covers them all.
     """
     root = Path(root)
     name = check_name(card["name"])
     check_domains(model)
+    if tuple(features[: len(FEATURES)]) != FEATURES:
+        raise ValueError("a model's features start with the feature contract's, in its order")
+    extended = tuple(features) != FEATURES
     # A sequence model's second input is the weekly history; its spec hash covers it.
     history = any(i.name == HISTORY_INPUT for i in model.graph.input)
+    spec = spec_hash(tuple(features)) if extended else spec_hash(history=history)
     history_input = {
         "name": HISTORY_INPUT,
         "type": "float32",
@@ -90,7 +96,7 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
             "name": name,
             "version": version,
             "task": card["task"],
-            "spec_hash": spec_hash(history=history),
+            "spec_hash": spec,
             "contract_version": str(CONTRACT_VERSION),
             "created_at": created,
         }
@@ -100,10 +106,10 @@ def register(root: Path, model: onnx.ModelProto, card: dict) -> dict:
         full = {
             **card,
             "version": version,
-            "spec_hash": spec_hash(history=history),
+            "spec_hash": spec,
             "contract_version": CONTRACT_VERSION,
-            "features": [{"name": f, "type": FEATURE_TYPE} for f in FEATURES],
-            "input": {"name": "features", "type": "float32", "shape": ["N", len(FEATURES)]},
+            "features": [{"name": f, "type": FEATURE_TYPE} for f in features],
+            "input": {"name": "features", "type": "float32", "shape": ["N", len(features)]},
             **({"history_input": history_input} if history else {}),
             "sha256": hashlib.sha256(data).hexdigest(),
             "size_bytes": len(data),

@@ -31,6 +31,7 @@ NOT_FEATURES = (
     "action_cost",
     "step_value",
     "action_horizon_value",
+    "action_horizon_days",
     "next_cutoff_date",
 )
 CONTROL = "none"

@@ -59,6 +59,25 @@ def choose(uplift: np.ndarray, month: np.ndarray, share: float) -> np.ndarray:
     return out
 
 
+def fit_sequential(
+    data: Decisions, settings: PolicySettings, progress: Callable[[int, int], None] | None = None
+) -> ActionValues:
+    """The sequential policy: fitted Q-iteration over the logged monthly transitions, planning for next month's best."""
+    return fitted_q(
+        data.X,
+        data.action,
+        data.step_value,
+        data.X[np.maximum(data.next_row, 0)],
+        data.next_row >= 0,
+        data.costs,
+        settings.steps,
+        settings.gamma,
+        optimal=True,
+        seed=settings.seed,
+        progress=progress,
+    )
+
+
 def policy_values(data: Decisions, settings: PolicySettings, progress: Callable[[str], None] | None = None) -> dict:
     """Cross-fitted action values of both learned policies and the log's propensities.
 
@@ -74,20 +93,7 @@ def policy_values(data: Decisions, settings: PolicySettings, progress: Callable[
         Xj = data.X[judge]
         uplift = ActionValues(k, data.costs, settings.seed).fit(train.X, train.action, train.horizon_value)
         out["uplift"][judge] = uplift.predict(Xj)
-        has = train.next_row >= 0
-        sequential = fitted_q(
-            train.X,
-            train.action,
-            train.step_value,
-            train.X[np.maximum(train.next_row, 0)],
-            has,
-            data.costs,
-            settings.steps,
-            settings.gamma,
-            optimal=True,
-            seed=settings.seed,
-        )
-        out["sequential"][judge] = sequential.predict(Xj)
+        out["sequential"][judge] = fit_sequential(train, settings).predict(Xj)
         out["propensity"][judge] = propensities(fit_propensity(train.X, train.action, settings.seed), Xj, k)
         if progress:
             progress(f"policies: half {h + 1} of 2 judged")

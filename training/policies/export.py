@@ -4,7 +4,7 @@ The graph mirrors ``ActionValues.predict``: the base tree ensemble gives the val
 nothing; each action's ratio ensemble multiplies the floored base (``Relu(base) + floor``) and is
 added to it; the actions' costs are subtracted. Input ``features`` is the policy's own feature
 list (the contract's, then the campaign history's: the card names them), output
-``action_values`` is rows x actions in the card's action order, "none" first.
+``action`` is rows x actions in the card's action order, "none" first.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from duckdb_clv.training.export.parity import parity
 from duckdb_clv.training.export.thresholds import make_exact, sklearn_thresholds
 from duckdb_clv.training.policies.learners import ActionValues
 
-OUTPUT = "action_values"
+# Named after the task, as every registered model's output is.
+OUTPUT = "action"
 
 
 def _trees(model: HistGradientBoostingRegressor, width: int) -> onnx.ModelProto:

@@ -88,6 +88,7 @@ final as (
         cast(coalesce(decided.cost, 0) as double) as action_cost,
         step_outcomes.future_value as step_value,
         action_outcomes.future_value as action_horizon_value,
+        {{ var('action_horizon_days') }} as action_horizon_days,
         steps.next_cutoff_date
     from training
     inner join decision_months on training.cutoff_date = decision_months.cutoff_date

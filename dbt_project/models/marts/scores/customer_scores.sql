@@ -1,10 +1,31 @@
 -- One row per customer at the scoring cutoff: predicted CLV with its interval and its three
 -- largest drivers, churn probability, P(alive), segment and its name, value tier and RFM
--- segment, scored in SQL by the registry's champion models.
+-- segment, and the next best action with its expected uplift, scored in SQL by the registry's
+-- champion models.
 -- Built by `clv score` (var score: true), which registers the functions through the
 -- udfs.dbt_plugin plugin of the profile.
 with scoring as (
     select * from {{ ref('ml_scoring_set') }}
+),
+
+-- The policies read the campaign history besides the features; without an action champion
+-- (no campaign log) `clv score` sets var next_best_action false and the columns are NULL.
+actions as (
+    select * from {{ ref('ml_action_scoring_set') }}
+),
+
+recommended as (
+    select
+        customer_id,
+        cutoff_date,
+        {% if var('next_best_action') -%}
+            recommend_action(actions) as recommendation,
+            clv_model('action') as action_model
+        {%- else -%}
+            null::struct(action varchar, expected_uplift double) as recommendation,
+            null::varchar as action_model
+        {%- endif %}
+    from actions
 ),
 
 features as (
@@ -78,10 +99,17 @@ final as (
         clv_model('value') as value_model,
         clv_model('churn') as churn_model,
         clv_model('segment') as segment_model,
+        -- The action worth most over the action horizon and how much more than doing nothing
+        -- (net of its cost); 'none' with 0 when no action is worth more.
+        recommended.recommendation.action as next_best_action,
+        recommended.recommendation.expected_uplift,
+        recommended.action_model,
         current_timestamp as scored_at
     from ranked
     inner join features
         on ranked.customer_id = features.customer_id and ranked.as_of_date = features.cutoff_date
+    inner join recommended
+        on ranked.customer_id = recommended.customer_id and ranked.as_of_date = recommended.cutoff_date
 )
 
 -- noqa: enable=RF01
