@@ -253,8 +253,9 @@ def _cards(models_dir: Path) -> str:
                 f"{train[0]} to {train[-1]} ({len(train)})" if train else "-",
                 cutoffs.get("validation") or "-",
                 cutoffs.get("test") or "-",
-                card["horizon_days"],
-                card["churn_window_days"],
+                # A policy's card has its action horizon and no churn window.
+                card.get("horizon_days", card.get("action_horizon_days")),
+                card.get("churn_window_days", "-"),
                 sizes.get("train", 0),
                 card["sha256"][:12],
             ]

@@ -144,3 +144,10 @@ def test_clv_evaluate_adds_the_policy_table_with_the_truth_beside_the_log_s_esti
     assert alone["truth"] is None and all(r["true_value"] is None for r in alone["table"])
     same = {(r["policy"], r["budget"]): r["doubly_robust"] for r in alone["table"]}
     assert same[("uplift", "20%")] == pytest.approx(table[("uplift", "20%")]["doubly_robust"])
+
+
+def test_the_report_s_model_cards_list_the_action_champion(trained_campaigns):
+    from duckdb_clv.report.html import _cards
+
+    html = _cards(trained_campaigns.models)
+    assert "action_uplift" in html and "segment_kmeans" in html

@@ -83,8 +83,6 @@ def sample_filter(con: duckdb.DuckDBPyConnection, max_rows: int, seed: int) -> s
 def read_scoring_rows(con: duckdb.DuckDBPyConnection, features: tuple[str, ...]) -> np.ndarray:
     """The policies' inputs at the scoring cutoff (``ml_action_scoring_set``), float32 in ``features`` order."""
     table = con.sql(f"SELECT {', '.join(features)} FROM {SCORING_VIEW} ORDER BY customer_id").fetchnumpy()
-    if not features:
-        return np.empty((0, 0), dtype=np.float32)
     return np.column_stack([np.asarray(table[f], dtype=np.float32) for f in features])
 
 
