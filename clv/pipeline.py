@@ -273,9 +273,7 @@ def evaluate(
         Per task, every model's test metrics, and the accuracy targets (as in the JSON file);
         ``policies`` when there is an action champion.
     """
-    import json
-
-    from duckdb_clv.training.evaluation.holdout import evaluate_registry
+    from duckdb_clv.training.evaluation.holdout import evaluate_registry, write_report
     from duckdb_clv.training.policies.judge import policy_report
 
     policies = registry.champion(Path(settings.models_dir), "action") is not None
@@ -289,9 +287,7 @@ def evaluate(
             settings.db, settings.models_dir, values_at, lambda line: progress(Step("evaluate", 1, steps, line))
         )
     progress(Step("evaluate", steps, steps))
-    path = Path(settings.evaluation)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
+    write_report(report, settings.evaluation)
     return report
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -414,29 +414,22 @@ def _train_policies(
     if fitted is None or not fitted.exported:
         return
     result.seconds.update(fitted.seconds)
-    cards = []
-    written: list[Path] = []
-    try:
-        for name, _model, graph, parity, fields in fitted.exported:
-            card = {
-                "name": name,
-                "task": "action",
-                "output": "action",
-                "primary_metric": None,
-                "metrics": {},
-                "parity": parity,
-                **fields,
-                "training_seconds": fitted.seconds[name],
-                "cutoffs": {"scoring": result.info.scoring_cutoff.isoformat()},
-                "seed": settings.seed,
-            }
-            full = register(models_dir, graph, card, fitted.features)
-            written.append(models_dir / full["name"] / full["version"])
-            cards.append(full)
-    except BaseException:
-        for path in written:
-            shutil.rmtree(path, ignore_errors=True)
-        raise
+    common = {
+        "task": "action",
+        "output": "action",
+        "primary_metric": None,
+        "metrics": {},
+        "cutoffs": {"scoring": result.info.scoring_cutoff.isoformat()},
+        "seed": settings.seed,
+    }
+
+    def card(name: str, parity: dict, fields: dict) -> dict:
+        return {"name": name, **common, "parity": parity, **fields, "training_seconds": fitted.seconds[name]}
+
+    cards = _register_versions(
+        models_dir,
+        [(graph, card(name, parity, fields), fitted.features) for name, _, graph, parity, fields in fitted.exported],
+    )
     result.cards.extend(cards)
     best = next((c for c in cards if c["name"] == policies.DEFAULT_POLICY), cards[0])
     reason = policies.DEFAULT_REASON if best["name"] == policies.DEFAULT_POLICY else "the only policy that trained"
@@ -511,33 +504,50 @@ def _register_all(
     them still serve; the monitors say they are unavailable); ``history_explanation`` goes into
     the ``explanation`` of the cards of models that read the weekly history.
     """
-    written: list[Path] = []
     start = time.perf_counter()
+
+    def card(candidate: Candidate | Segmenter, parity: dict, metrics: dict) -> dict:
+        out = {
+            "name": candidate.name,
+            "task": candidate.task,
+            "output": candidate.task,
+            "primary_metric": PRIMARY.get(candidate.task),
+            "metrics": metrics,
+            "parity": parity,
+            "model": candidate.describe(),
+            "training_seconds": result.seconds.get(candidate.name),
+            **common,
+        }
+        if reference is not None:
+            out["reference"] = reference(candidate)
+        if getattr(candidate, "reads_history", False) and history_explanation:
+            out["explanation"] = {**out["explanation"], **history_explanation}
+        return out
+
+    # A generator: each card's references are computed just before its version is written.
+    entries = ((model, card(candidate, parity, metrics), FEATURES) for candidate, model, parity, metrics in exported)
+    result.cards.extend(_register_versions(models_dir, entries))
+    result.seconds["register"] = time.perf_counter() - start
+
+
+# What _register_versions writes: a model, its card and its input features.
+Entry = tuple[onnx.ModelProto, dict, tuple[str, ...]]
+
+
+def _register_versions(models_dir: Path, entries: Iterable[Entry]) -> list[dict]:
+    """Register each (model, card, input features) in turn; on any failure remove the versions written and re-raise."""
+    written: list[Path] = []
+    cards = []
     try:
-        for candidate, model, parity, metrics in exported:
-            card = {
-                "name": candidate.name,
-                "task": candidate.task,
-                "output": candidate.task,
-                "primary_metric": PRIMARY.get(candidate.task),
-                "metrics": metrics,
-                "parity": parity,
-                "model": candidate.describe(),
-                "training_seconds": result.seconds.get(candidate.name),
-                **common,
-            }
-            if reference is not None:
-                card["reference"] = reference(candidate)
-            if getattr(candidate, "reads_history", False) and history_explanation:
-                card["explanation"] = {**card["explanation"], **history_explanation}
-            full = register(models_dir, model, card)
+        for model, card, features in entries:
+            full = register(models_dir, model, card, features)
             written.append(models_dir / full["name"] / full["version"])
-            result.cards.append(full)
+            cards.append(full)
     except BaseException:
         for path in written:
             shutil.rmtree(path, ignore_errors=True)
         raise
-    result.seconds["register"] = time.perf_counter() - start
+    return cards
 
 
 def _choose_champions(models_dir: Path, result: TrainResult) -> None:

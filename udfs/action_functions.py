@@ -58,13 +58,18 @@ def _check_inputs(model: LoadedModel, names: tuple[str, ...]) -> None:
         )
 
 
+def best_action(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of action values: the index of the best action besides doing nothing, and its uplift over nothing."""
+    uplift = values[:, 1:] - values[:, [0]]
+    if not uplift.shape[1]:
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values))
+    return uplift.argmax(axis=1) + 1, uplift.max(axis=1)
+
+
 def recommend(model: LoadedModel, X: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(action names, expected uplifts) of ``X`` under each row's budget share (NaN: no budget)."""
     actions = model.card["actions"]
-    values = model.run(X).astype(np.float64)
-    uplift = values[:, 1:] - values[:, [0]]
-    best = uplift.max(axis=1) if uplift.shape[1] else np.zeros(len(X))
-    choice = uplift.argmax(axis=1) + 1 if uplift.shape[1] else np.zeros(len(X), dtype=np.int64)
+    choice, best = best_action(model.run(X).astype(np.float64))
     treat = best > 0
     for share in np.unique(shares[~np.isnan(shares)]):
         rows = shares == share

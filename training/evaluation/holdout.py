@@ -334,7 +334,12 @@ def evaluate_registry(
     """
     report = evaluation_report(score_test_cutoff(db, models_dir, oracle))
     if out is not None:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2))
+        write_report(report, out)
     return report
+
+
+def write_report(report: dict, out: str | Path) -> None:
+    """Write an evaluation report as JSON to ``out``, creating its folder."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))

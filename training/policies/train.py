@@ -29,6 +29,7 @@ from duckdb_clv.training.policies.decisions import VIEW, read_decisions
 from duckdb_clv.training.policies.evaluate import PolicySettings, fit_sequential
 from duckdb_clv.training.policies.export import export_checked
 from duckdb_clv.training.policies.learners import ActionValues
+from duckdb_clv.udfs.action_functions import best_action
 
 SCORING_VIEW = "ml_action_scoring_set"
 UPLIFT, SEQUENTIAL = "action_uplift", "action_fitted_q"
@@ -90,7 +91,7 @@ def uplift_quantiles(values: np.ndarray) -> list[float]:
     """Percentiles 0..100 of the best action's uplift over doing nothing (0 where nothing is worth more)."""
     if values.shape[1] < 2:
         return []
-    best = np.maximum((values[:, 1:] - values[:, [0]]).max(axis=1), 0.0)
+    best = np.maximum(best_action(values)[1], 0.0)
     return [float(q) for q in np.quantile(best, QUANTILES)] if best.size else []
 
 
