@@ -28,6 +28,8 @@ from duckdb_clv.udfs.staging import staging_path, sweep
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 VERSION = re.compile(r"^v[0-9]{1,6}$")
+# A model input's name beyond the contract (a policy's campaign-history columns, as dbt names them).
+COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 POINTERS = "champions"
 # The tasks with a champion pointer. Scoring needs the first three; an "action" champion (a
 # next-best-action policy, docs/ACTIONS.md) exists only where campaign history was loaded.
@@ -126,21 +128,36 @@ def verified_model(root: Path, name: str, version: str) -> tuple[bytes, dict]:
             f"{str(card.get('sha256'))[:12]}…; the file was changed or corrupted, retrain or roll back"
         )
     check_model_bytes(data, card, f"{name} {version}")
-    names = feature_names(card)
-    contract = names[: len(FEATURES)] if card.get("task") in EXTENDED_INPUT_TASKS else names
-    expected = expected_spec_hash(card)
-    if tuple(contract) == FEATURES and card.get("spec_hash") != expected and card.get("task") in EXTENDED_INPUT_TASKS:
-        raise RegistryError(
-            f"{name} {version}: the inputs its card lists do not give its spec hash; the card was edited, "
-            "retrain it with `clv train`"
-        )
-    if tuple(contract) != FEATURES or card.get("spec_hash") != expected:
-        diff = [f for f in FEATURES if f not in contract] + [f for f in contract if f not in FEATURES]
-        raise RegistryError(
-            f"{name} {version} was trained on a different feature spec (differing features: {diff[:5] or 'order'}); "
-            "retrain it with `clv train`"
-        )
+    _check_inputs(card, f"{name} {version}")
     return data, card
+
+
+def _check_inputs(card: dict, where: str) -> None:
+    """Refuse a card whose inputs are not this installation's contract (then, for a policy, plain columns of its own).
+
+    The names of a policy's own inputs become SQL in ``recommend_action``'s macro, so only plain
+    column names pass.
+    """
+    names = feature_names(card)
+    extended = card.get("task") in EXTENDED_INPUT_TASKS
+    contract = tuple(names[: len(FEATURES)] if extended else names)
+    diff = [f for f in FEATURES if f not in contract] + [f for f in contract if f not in FEATURES]
+    stale = RegistryError(
+        f"{where} was trained on a different feature spec (differing features: {diff[:5] or 'order'}); "
+        "retrain it with `clv train`"
+    )
+    if contract != FEATURES:
+        raise stale
+    odd = [f for f in names[len(FEATURES) :] if not COLUMN.match(f)] if extended else []
+    if odd:
+        raise RegistryError(f"{where}: its card names inputs that are not plain column names ({odd[:3]}); retrain it")
+    if card.get("spec_hash") != expected_spec_hash(card):
+        if extended:
+            raise RegistryError(
+                f"{where}: the inputs its card lists do not give its spec hash; the card was edited, "
+                "retrain it with `clv train`"
+            )
+        raise stale
 
 
 def feature_names(card: dict) -> list[str]:

@@ -99,7 +99,9 @@ def action_features(root: Path) -> tuple[str, ...] | None:
     pointer = registry.champion(root, "action")
     if pointer is None:
         return None
-    return tuple(registry.feature_names(registry.read_card(root, pointer["name"], pointer["version"])))
+    # From the verified card (file, spec hash, plain column names): these names become macro SQL.
+    model = functions.cache_for(root).get(pointer["name"], pointer["version"], "action")
+    return tuple(registry.feature_names(model.card))
 
 
 def _recommender(names: tuple[str, ...]) -> str:

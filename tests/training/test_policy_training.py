@@ -151,3 +151,31 @@ def test_the_report_s_model_cards_list_the_action_champion(trained_campaigns):
 
     html = _cards(trained_campaigns.models)
     assert "action_uplift" in html and "segment_kmeans" in html
+
+
+def test_a_policy_whose_card_names_an_input_that_is_not_a_column_never_reaches_sql(trained_campaigns, tmp_path):
+    import hashlib
+
+    import onnx
+
+    from duckdb_clv import udfs
+    from duckdb_clv.training.export.registry import with_metadata
+
+    models = tmp_path / "models"
+    shutil.copytree(trained_campaigns.models, models)
+    folder = models / "action_uplift" / "v1"
+    card = json.loads((folder / "card.json").read_text())
+    # A card rewritten as a whole, its spec hash, the file's metadata and sha256 all agreeing, with
+    # an input name that would break out of recommend_action's macro.
+    card["features"][-1]["name"] = "x') || error('injected"
+    card["spec_hash"] = spec_hash(tuple(f["name"] for f in card["features"]))
+    model = onnx.load(folder / "model.onnx")
+    meta = {p.key: p.value for p in model.metadata_props} | {"spec_hash": card["spec_hash"]}
+    data = with_metadata(model, meta).SerializeToString()
+    (folder / "model.onnx").write_bytes(data)
+    card["sha256"] = hashlib.sha256(data).hexdigest()
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(RegistryError, match="not plain column names"):
+        registry.verified_model(models, "action_uplift", "v1")
+    with pytest.raises(RegistryError, match="not plain column names"):
+        udfs.connect(trained_campaigns.built.db, models).close()
