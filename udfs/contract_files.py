@@ -126,6 +126,8 @@ def render_macros() -> str:
         f"{{% macro contract_sequence_weeks() %}}{{{{ return({SEQUENCE_WEEKS}) }}}}{{% endmacro %}}\n"
         f"{{% macro contract_sequence_channels() %}}{{{{ return({_jinja_list(SEQUENCE_CHANNELS)}) }}}}"
         "{% endmacro %}\n"
+        f"{{% macro contract_sequence_columns() %}}{{{{ return({_jinja_list(SEQUENCE_COLUMNS)}) }}}}"
+        "{% endmacro %}\n"
     )
 
 

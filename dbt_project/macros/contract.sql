@@ -10,3 +10,4 @@
 {#- Weekly histories: weeks per array, and the channels that get one (column <channel>_weekly). -#}
 {% macro contract_sequence_weeks() %}{{ return(52) }}{% endmacro %}
 {% macro contract_sequence_channels() %}{{ return(['orders', 'net_value', 'returns', 'sessions', 'product_views', 'add_to_carts']) }}{% endmacro %}
+{% macro contract_sequence_columns() %}{{ return(['orders_weekly', 'net_value_weekly', 'returns_weekly', 'sessions_weekly', 'product_views_weekly', 'add_to_carts_weekly']) }}{% endmacro %}

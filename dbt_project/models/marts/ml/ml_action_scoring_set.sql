@@ -2,10 +2,8 @@
 -- feature contract's columns (ml_scoring_set without the weekly histories) and the campaign
 -- history at the cutoff (fct_customer_treatments), as ml_decision_set has them at the training
 -- cutoffs. recommend_action(s) binds a row of it by name.
-{%- set histories = [] %}
-{%- for channel in contract_sequence_channels() %}{% do histories.append(channel ~ '_weekly') %}{% endfor %}
 with scoring as (
-    select * exclude ({{ histories | join(', ') }})
+    select * exclude ({{ contract_sequence_columns() | join(', ') }})
     from {{ ref('ml_scoring_set') }}
 ),
 

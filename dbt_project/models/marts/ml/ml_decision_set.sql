@@ -3,11 +3,9 @@
 -- cutoff (a month with the default monthly cutoffs; 'none' for a customer sent nothing, the first
 -- send when there were several), the net value of that step, and the outcomes over the horizon.
 -- Steps without any send are left out: nothing was decided in them.
-{%- set histories = [] %}
-{%- for channel in contract_sequence_channels() %}{% do histories.append(channel ~ '_weekly') %}{% endfor %}
 with training as (
     -- the weekly histories stay out: the policies read the feature contract and the campaign history
-    select * exclude ({{ histories | join(', ') }})
+    select * exclude ({{ contract_sequence_columns() | join(', ') }})
     from {{ ref('ml_training_set') }}
 ),
 
