@@ -307,10 +307,32 @@ def score(settings: Settings, progress: Progress = _quiet) -> ScoreResult:
     )
 
 
-def publish(settings: Settings, progress: Progress = _quiet) -> dict[str, int]:
-    """Copy the scored marts into ``settings.published`` in one atomic swap; returns rows per table."""
+def publish(settings: Settings, progress: Progress = _quiet, sql_models: bool = False) -> dict[str, int]:
+    """Copy the scored marts into ``settings.published`` in one atomic swap; returns rows per table.
+
+    With ``sql_models`` the champions are compiled to SQL macros (``udfs.compiler.champions``)
+    first and written into the same file, so any DuckDB client can score; a champion that cannot
+    compile stops the publish before anything is written.
+
+    Raises
+    ------
+    ClvError
+        When the marts are missing, a champion cannot compile, or the write fails.
+    """
+    statements: tuple[str, ...] = ()
+    if sql_models:
+        from duckdb_clv.udfs.compiler.champions import sql_models as compile_champions
+        from duckdb_clv.udfs.compiler.expressions import CompileError
+
+        progress(Step("compile", 0, 1, "champions to SQL"))
+        try:
+            compiled, _ = compile_champions(Path(settings.models_dir))
+        except CompileError as err:
+            raise ClvError(f"{err}; publish without --with-sql-models (the Python functions keep working)") from err
+        statements = tuple(compiled)
+        progress(Step("compile", 1, 1, "champions to SQL"))
     progress(Step("publish", 0, 1, str(settings.published)))
-    rows = publish_tables(settings.db, settings.published)
+    rows = publish_tables(settings.db, settings.published, statements=statements)
     progress(Step("publish", 1, 1, str(settings.published)))
     return rows
 

@@ -32,8 +32,14 @@ PUBLISHED = (
 )
 
 
-def publish(db: str | Path, target: str | Path, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
-    """Write ``tables`` of ``db`` into ``target`` atomically; returns rows per table."""
+def publish(
+    db: str | Path, target: str | Path, tables: tuple[str, ...] = PUBLISHED, statements: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Write ``tables`` of ``db`` into ``target`` atomically; returns rows per table.
+
+    ``statements`` run in the new file after the tables are copied (the compiled models' macros):
+    a failing one leaves the old file in place, like every other failure.
+    """
     source, target = Path(db).resolve(), Path(target).resolve()
     if source == target:
         raise ClvError("the published database must be a different file from the working database")
@@ -62,6 +68,8 @@ def publish(db: str | Path, target: str | Path, tables: tuple[str, ...] = PUBLIS
                 [dt.datetime.now(dt.UTC), str(source)],
             )
             con.execute("DETACH src")
+            for statement in statements:
+                con.execute(statement)
             con.execute("CHECKPOINT")
         with open(staging, "rb+") as handle:
             os.fsync(handle.fileno())

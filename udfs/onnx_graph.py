@@ -19,10 +19,15 @@ from duckdb_clv.udfs.onnx_guard import wire_fields as _fields
 
 # Field numbers from onnx.proto.
 _MODEL_GRAPH = 7
-_GRAPH_NODE, _GRAPH_OUTPUT = 1, 12
+_GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_INPUT, _GRAPH_OUTPUT = 1, 5, 11, 12
 _NODE_INPUT, _NODE_OUTPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE = 1, 2, 4, 5
-_ATTR_NAME, _ATTR_F, _ATTR_I, _ATTR_S, _ATTR_FLOATS, _ATTR_INTS, _ATTR_STRINGS = 1, 2, 3, 4, 7, 8, 9
+_ATTR_NAME, _ATTR_F, _ATTR_I, _ATTR_S, _ATTR_T, _ATTR_G = 1, 2, 3, 4, 5, 6
+_ATTR_FLOATS, _ATTR_INTS, _ATTR_STRINGS = 7, 8, 9
+_TENSOR_DIMS, _TENSOR_TYPE, _TENSOR_FLOATS, _TENSOR_INT32S, _TENSOR_INT64S = 1, 2, 4, 5, 7
+_TENSOR_NAME, _TENSOR_RAW, _TENSOR_DOUBLES = 8, 9, 10
 _FLOAT_ELEM = 1  # TensorProto.FLOAT
+# TensorProto.DataType -> numpy, for the element types our exporters write.
+_DTYPES = {1: "<f4", 6: "<i4", 7: "<i8", 9: "?", 11: "<f8"}
 
 
 @dataclass
@@ -33,6 +38,17 @@ class Node:
     inputs: list[str]
     outputs: list[str]
     attributes: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    """A whole graph: nodes with every attribute, constant tensors by name, input and output names."""
+
+    name: str
+    nodes: list[Node]
+    initializers: dict[str, np.ndarray]
+    inputs: list[str]
+    outputs: list[str]
 
 
 def _packed_varints(data: memoryview) -> list[int]:
@@ -68,6 +84,10 @@ def _attribute(data: memoryview) -> tuple[str, object]:
             ints.extend(_packed_varints(value) if wire == 2 else [value])
         elif number == _ATTR_STRINGS:
             strings.append(bytes(value).decode("utf-8", errors="replace"))
+        elif number == _ATTR_T:
+            scalar = tensor(value)[1]
+        elif number == _ATTR_G:
+            scalar = _read_graph(value)
     if floats:
         return name, np.concatenate(floats).astype(np.float64)
     if ints:
@@ -89,9 +109,65 @@ def _node(data: memoryview, wanted: frozenset[str]) -> Node:
             node.op_type = bytes(value).decode()
         elif number == _NODE_ATTRIBUTE:
             attributes.append(value)
-    if node.op_type in wanted:
+    if node.op_type in wanted or "*" in wanted:
         node.attributes = dict(_attribute(a) for a in attributes)
     return node
+
+
+def tensor(data: memoryview) -> tuple[str, np.ndarray]:
+    """(name, array) of one serialized ``TensorProto`` (raw or typed data, the types in ``_DTYPES``)."""
+    name, dims, elem = "", [], 0
+    raw: bytes | None = None
+    typed: list[np.ndarray] = []
+    for number, wire, value in _fields(data):
+        if number == _TENSOR_NAME:
+            name = bytes(value).decode()
+        elif number == _TENSOR_DIMS:
+            dims.extend(_packed_varints(value) if wire == 2 else [value])
+        elif number == _TENSOR_TYPE:
+            elem = value
+        elif number == _TENSOR_RAW:
+            raw = bytes(value)
+        elif number in (_TENSOR_FLOATS, _TENSOR_DOUBLES) and wire == 2:
+            typed.append(np.frombuffer(value, dtype="<f4" if number == _TENSOR_FLOATS else "<f8"))
+        elif number in (_TENSOR_INT32S, _TENSOR_INT64S):
+            ints = _packed_varints(value) if wire == 2 else [value]
+            typed.append(np.array([_signed(v) for v in ints], dtype=np.int64))
+    if elem not in _DTYPES:
+        raise ValueError(f"tensor {name!r} has element type {elem}, which this reader does not handle")
+    dtype = np.dtype(_DTYPES[elem])
+    values = np.frombuffer(raw, dtype=dtype) if raw is not None else np.concatenate(typed or [np.empty(0)])
+    return name, values.astype(dtype).reshape([_signed(d) for d in dims])
+
+
+def _value_names(data: memoryview) -> str:
+    # ValueInfoProto: field 1 is the name.
+    return next(bytes(v).decode() for n, _w, v in _fields(data) if n == 1)
+
+
+def _read_graph(data: memoryview) -> Graph:
+    graph = Graph("", [], {}, [], [])
+    every = frozenset({"*"})
+    for number, wire, value in _fields(data):
+        if wire != 2:
+            continue
+        if number == _GRAPH_NODE:
+            graph.nodes.append(_node(value, every))
+        elif number == 2:  # GraphProto.name
+            graph.name = bytes(value).decode()
+        elif number == _GRAPH_INITIALIZER:
+            name, array = tensor(value)
+            graph.initializers[name] = array
+        elif number == _GRAPH_INPUT:
+            graph.inputs.append(_value_names(value))
+        elif number == _GRAPH_OUTPUT:
+            graph.outputs.append(_value_names(value))
+    return graph
+
+
+def read_graph(data: bytes) -> Graph:
+    """The whole top-level graph of a serialized model, subgraphs (a ``Loop`` body) included."""
+    return _read_graph(_graph(data))
 
 
 def _graph(data: bytes) -> memoryview:

@@ -26,10 +26,20 @@ from duckdb_clv.udfs import action_functions, explain_functions, functions, inte
 from duckdb_clv.udfs.contract import FEATURES, SEQUENCE_COLUMNS, SEQUENCE_TYPE, spec_hash
 
 TASK_FUNCTIONS = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}
+# CLV = sum over t = 1, 2, ... of value_t / (1 + rate)^t; list_transform's index starts at 1. An
+# unknown period value makes the sum unknown: NULL, never a sum that skips it. Plain SQL, so the
+# compiled models (``udfs.compiler.champions``) write the same body.
+DISCOUNTED_CLV = (
+    "CASE WHEN NOT isfinite(rate::DOUBLE) OR rate <= -1 THEN "
+    "error('rate must be a finite number greater than -1, for example 0.1 for 10% per period') "
+    "WHEN period_values IS NULL OR rate IS NULL OR list_count(period_values) < len(period_values) THEN NULL "
+    "ELSE coalesce(list_sum(list_transform(period_values, lambda v, t: v / pow(1 + rate, t))), 0) END"
+)
 EXPLAIN_FUNCTIONS = {"value": "explain_clv", "churn": "explain_churn"}
 
 
-def _feature(name: str, spec: str | None = None) -> str:
+def feature_value(name: str, spec: str | None = None) -> str:
+    """SQL reading feature ``name`` of the row ``features`` as DOUBLE; a value that is no number fails naming it."""
     value = f"struct_extract(features, '{name}')"
     message = f"feature {name} must be a number (model spec {(spec or spec_hash())[:12]}), got: "
     # TRY_CAST passes numbers through untouched; for a value that is not a number, say which feature.
@@ -52,7 +62,7 @@ def _histories() -> str:
 
 def macros(root: Path) -> list[str]:
     """CREATE statements of the public functions (temporary: they live with the connection)."""
-    features = ", ".join(_feature(f) for f in FEATURES) + ", " + _histories()
+    features = ", ".join(feature_value(f) for f in FEATURES) + ", " + _histories()
     registry_root = "'" + str(root).replace("'", "''") + "'"
 
     def model(task: str, default: str = "model") -> str:
@@ -83,13 +93,7 @@ def macros(root: Path) -> list[str]:
         f"_clv_p_alive({model('value', btyd)}, frequency, recency, t)",
         "CREATE OR REPLACE TEMP MACRO expected_purchases(frequency, recency, t, periods, model := NULL) AS "
         f"_clv_expected_purchases({model('value', btyd)}, frequency, recency, t, periods)",
-        # CLV = sum over t = 1, 2, ... of value_t / (1 + rate)^t; list_transform's index starts at 1.
-        # An unknown period value makes the sum unknown: NULL, never a sum that skips it.
-        "CREATE OR REPLACE TEMP MACRO discounted_clv(period_values, rate) AS "
-        "CASE WHEN NOT isfinite(rate::DOUBLE) OR rate <= -1 THEN "
-        "error('rate must be a finite number greater than -1, for example 0.1 for 10% per period') "
-        "WHEN period_values IS NULL OR rate IS NULL OR list_count(period_values) < len(period_values) THEN NULL "
-        "ELSE coalesce(list_sum(list_transform(period_values, lambda v, t: v / pow(1 + rate, t))), 0) END",
+        f"CREATE OR REPLACE TEMP MACRO discounted_clv(period_values, rate) AS {DISCOUNTED_CLV}",
     ]
     return out
 
@@ -123,7 +127,7 @@ def action_macros(root: Path, names: tuple[str, ...] | None) -> list[str]:
         )
     else:
         spec = spec_hash(names)
-        features = ", ".join(_feature(f, spec) for f in names)
+        features = ", ".join(feature_value(f, spec) for f in names)
         body = f"{_recommender(names)}({model}, budget_share, features IS NOT NULL, {features})"
     return [
         f"CREATE OR REPLACE TEMP MACRO recommend_action(features, budget_share := NULL, model := NULL) AS {body}",

@@ -90,16 +90,23 @@ def print_highlights(published: str) -> None:
             console.table(title, columns, [list(r) for r in result.fetchall()])
 
 
-def _publish(_args: argparse.Namespace, settings: Settings) -> int:
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
     with console.stage_progress() as progress:
-        rows = pipeline.publish(settings, progress)
+        rows = pipeline.publish(settings, progress, sql_models=args.with_sql_models)
     print_published(rows, settings.published)
     return 0
 
 
 def _publish_arguments(p: argparse.ArgumentParser) -> None:
     opt.db(p)
+    opt.models_dir(p)
     opt.published(p)
+    p.add_argument(
+        "--with-sql-models",
+        action="store_true",
+        help="also write the champions as SQL macros (predict_clv, churn_score, ...) that any DuckDB client "
+        "can call without Python; see docs/SCORING.md",
+    )
 
 
 PUBLISH = Command(

@@ -1,0 +1,178 @@
+"""Tensors as SQL during compilation: constants, per-column expressions, and let-bindings.
+
+Every model we export works row by row: each tensor it computes is (rows, k) for a small k, or a
+constant. A row tensor is held as k SQL expressions, one per column, over the feature row. An
+expression used by several others is computed once per row and read back from a list
+(``Bindings``), so the text grows with the graph, never with its fan-out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from duckdb_clv.udfs.errors import UdfError
+
+REAL, BOOL, INT = "real", "bool", "int"
+STATE = "_clv_s"
+_STATE_READ = re.compile(r"^_clv_s\[(\d+)\]$")
+# A bound column (read back as DOUBLE, BOOLEAN or BIGINT) or a literal.
+_TRIVIAL = re.compile(
+    r"^(_clv_s\[\d+\]|\(_clv_s\[\d+\] <> 0e0\)|CAST\(_clv_s\[\d+\] AS BIGINT\)"
+    r"|-?[0-9.e+-]+|true|false|'-?(nan|inf)'::DOUBLE)$"
+)
+
+
+class CompileError(UdfError):
+    """A model that cannot be written as SQL (an operator, attribute or shape we do not translate)."""
+
+
+def literal(value: float | int | bool | np.generic, kind: str = REAL) -> str:
+    """A SQL literal of ``kind``; reals are exact DOUBLEs (scientific notation: DECIMAL otherwise)."""
+    if kind == BOOL:
+        return "true" if bool(value) else "false"
+    if kind == INT:
+        return str(int(value))
+    x = float(value)
+    if math.isnan(x):
+        return "'nan'::DOUBLE"
+    if math.isinf(x):
+        return "'inf'::DOUBLE" if x > 0 else "'-inf'::DOUBLE"
+    text = repr(x)
+    return text if "e" in text else f"{text}e0"
+
+
+def kind_of(array: np.ndarray) -> str:
+    """The SQL kind of a constant's element type."""
+    if array.dtype == np.bool_:
+        return BOOL
+    return INT if np.issubdtype(array.dtype, np.integer) else REAL
+
+
+@dataclass(frozen=True)
+class Value:
+    """A tensor during compilation: a constant array, or one SQL expression per column of (rows, k).
+
+    ``width`` is set alone for the output of ``Shape``, which later nodes only use to build a
+    constant of the row tensor's shape. ``f32`` says onnxruntime holds the tensor as float32 (the
+    SQL computes in DOUBLE, but a few operators must round like onnxruntime's float kernels).
+    """
+
+    columns: tuple[str, ...] | None = None
+    const: np.ndarray | None = None
+    kind: str = REAL
+    width: int | None = None
+    f32: bool = False
+
+    @property
+    def is_row(self) -> bool:
+        return self.columns is not None
+
+    def __len__(self) -> int:
+        return len(self.columns) if self.columns is not None else 0
+
+
+def constant(array: np.ndarray) -> Value:
+    a = np.asarray(array)
+    return Value(const=a, kind=kind_of(a), f32=a.dtype == np.float32)
+
+
+def row(columns: list[str] | tuple[str, ...], kind: str = REAL, f32: bool = False) -> Value:
+    return Value(columns=tuple(columns), kind=kind, f32=f32)
+
+
+def column_constants(array: np.ndarray, width: int, where: str) -> list[str] | None:
+    """A constant broadcast over ``width`` columns as literals, or None when it is one value for all."""
+    a = np.asarray(array)
+    while a.ndim > 1 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 0 or a.size == 1:
+        return None
+    if a.ndim != 1 or a.shape[0] not in (1, width):
+        raise CompileError(f"{where}: a constant of shape {np.shape(array)} does not broadcast over {width} columns")
+    kind = kind_of(a)
+    return [literal(v, kind) for v in a]
+
+
+def columns_of(value: Value, width: int, where: str) -> list[str]:
+    """``width`` expressions of a value: a row tensor's own (broadcast from one) or a constant's."""
+    if value.is_row:
+        if len(value) == width:
+            return list(value.columns)
+        if len(value) == 1:
+            return list(value.columns) * width
+        raise CompileError(f"{where}: {len(value)} columns do not broadcast over {width}")
+    if value.const is None:
+        raise CompileError(f"{where}: a shape is not a tensor this compiler can compute with")
+    listed = column_constants(value.const, width, where)
+    if listed is None:
+        return [literal(np.asarray(value.const).ravel()[0], value.kind)] * width
+    return listed
+
+
+def is_trivial(expression: str) -> bool:
+    """A bound column or a literal: cheap to repeat, never worth a binding of its own."""
+    return bool(_TRIVIAL.match(expression))
+
+
+class Bindings:
+    """The values of one compiled expression that are computed once per row, in a growing list.
+
+    DuckDB has no scalar ``let``, and nesting one lambda per bound value slows down exponentially
+    with the depth. So the bound values form a chain of stages: stage 0 is the list of the first
+    bound value's columns; each later stage is ``list_transform([previous], lambda _clv_s:
+    _clv_s || [new columns])[1]``, which reads earlier values as ``_clv_s[i]`` and appends its own.
+    Only one lambda is ever open, so the cost grows linearly with the number of stages. Every
+    value is stored as DOUBLE and read back in its own kind.
+    """
+
+    def __init__(self) -> None:
+        self._stages: list[str] = []
+        self._size = 0
+
+    def bind(self, value: Value) -> Value:
+        """The value with its columns read from the state list (unchanged when they are all trivial)."""
+        if not value.is_row or all(is_trivial(c) for c in value.columns):
+            return value
+        stored = [c if value.kind == REAL else f"CAST({c} AS DOUBLE)" for c in value.columns]
+        self._stages.append("[" + ", ".join(stored) + "]")
+        first = self._size + 1
+        self._size += len(stored)
+        read = {REAL: "{}", BOOL: "({} <> 0e0)", INT: "CAST({} AS BIGINT)"}[value.kind]
+        return row([read.format(f"{STATE}[{first + j}]") for j in range(len(stored))], value.kind, value.f32)
+
+    def bind_list(self, expression: str, width: int, f32: bool = False) -> Value:
+        """A new bound value of ``width`` REAL columns computed by one list ``expression``."""
+        self._stages.append(expression)
+        first = self._size + 1
+        self._size += width
+        return row([f"{STATE}[{first + j}]" for j in range(width)], REAL, f32)
+
+    def vector(self, value: Value) -> str:
+        """A DOUBLE list of the value's columns: a slice of the state when they lie in it in order."""
+        bound = self.bind(value)
+        positions = [_position(c) for c in bound.columns]
+        if None not in positions and positions == list(range(positions[0], positions[0] + len(positions))):
+            return f"{STATE}[{positions[0]}:{positions[-1]}]"
+        return "[" + ", ".join(bound.columns) + "]"
+
+    def wrap(self, expression: str) -> str:
+        """``expression`` evaluated over the final state, each stage computed once per row."""
+        if not self._stages:
+            return expression
+        # DOUBLE throughout: a first stage of float32 columns would make the whole list FLOAT.
+        state = f"CAST({self._stages[0]} AS DOUBLE[])"
+        for stage in self._stages[1:]:
+            state = f"list_transform([{state}], lambda {STATE}: {STATE} || {stage})[1]"
+        return f"list_transform([{state}], lambda {STATE}: {expression})[1]"
+
+    def __len__(self) -> int:
+        return len(self._stages)
+
+
+def _position(expression: str) -> int | None:
+    match = _STATE_READ.match(expression)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,104 @@
+"""One model's ONNX graph as one SQL expression over a feature row.
+
+The nodes the requested output needs are translated in graph order (``operators``, ``trees``,
+``series``); a tensor read by more than one node is bound once (``expressions.Bindings``). A
+node whose operator has no translation stops the compilation with an error naming it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from duckdb_clv.udfs.compiler import operators, series, trees
+from duckdb_clv.udfs.compiler.expressions import Bindings, CompileError, Value, constant, row
+from duckdb_clv.udfs.onnx_graph import Graph, Node, read_graph
+
+HANDLERS = {**operators.HANDLERS, **trees.HANDLERS}
+
+
+@dataclass(frozen=True)
+class CompiledGraph:
+    """The SQL of one output column and what it took."""
+
+    sql: str
+    nodes: int
+    bindings: int
+    operators: tuple[str, ...]
+
+
+def _needed(graph: Graph, output: str) -> list[Node]:
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    wanted, stack = set(), [output]
+    while stack:
+        name = stack.pop()
+        node = producer.get(name)
+        if node is None or id(node) in wanted:
+            continue
+        wanted.add(id(node))
+        stack += [i for i in node.inputs if i] + series.outer_names(node)
+    return [n for n in graph.nodes if id(n) in wanted]
+
+
+def _uses(nodes: list[Node], output: str) -> Counter:
+    uses = Counter([output])
+    for node in nodes:
+        uses.update(i for i in node.inputs if i)
+        uses.update(series.outer_names(node))
+    return uses
+
+
+def compile_graph(data: bytes, output: str, inputs: dict[str, list[str]], where: str) -> CompiledGraph:
+    """SQL computing the first column of ``output`` from the graph's inputs given as column expressions.
+
+    Parameters
+    ----------
+    data : bytes
+        A verified model file.
+    output : str
+        The graph output to compute (a model's task: ``value``, ``churn``, ``segment``).
+    inputs : dict
+        Each graph input's SQL expressions, one per column (``features``: the contract's, in order).
+    where : str
+        The model's name for error messages.
+
+    Raises
+    ------
+    CompileError
+        When an operator, attribute or shape has no translation; the message names it.
+    """
+    graph = read_graph(data)
+    if output not in graph.outputs:
+        raise CompileError(f"{where}: the graph has no output {output!r}")
+    nodes = _needed(graph, output)
+    uses = _uses(nodes, output)
+    b = Bindings()
+    scope: dict[str, Value] = {name: constant(array) for name, array in graph.initializers.items()}
+    for name in graph.inputs:
+        if name in scope:
+            continue
+        if uses[name] and name not in inputs:
+            raise CompileError(f"{where}: reads input {name!r}, which compiled SQL does not provide")
+        if name in inputs:
+            scope[name] = b.bind(row(inputs[name], f32=True))
+    for node in nodes:
+        args = [scope[i] if i else None for i in node.inputs]
+        if node.op_type == "Loop":
+            produced = series.loop(node, args, scope, b)
+        elif node.op_type in HANDLERS:
+            produced = HANDLERS[node.op_type](node, args, b)
+        else:
+            raise CompileError(
+                f"{where}: operator {node.op_type} has no SQL translation; score it with the Python functions"
+            )
+        for name, value in zip(node.outputs, produced, strict=False):
+            scope[name] = b.bind(value) if uses[name] > 1 and value.is_row else value
+    result = scope[output]
+    if not result.is_row:
+        raise CompileError(f"{where}: output {output!r} does not depend on the features")
+    return CompiledGraph(
+        sql=b.wrap(result.columns[0]),
+        nodes=len(nodes),
+        bindings=len(b),
+        operators=tuple(sorted({n.op_type for n in nodes})),
+    )
