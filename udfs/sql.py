@@ -38,9 +38,9 @@ DISCOUNTED_CLV = (
 EXPLAIN_FUNCTIONS = {"value": "explain_clv", "churn": "explain_churn"}
 
 
-def feature_value(name: str, spec: str | None = None) -> str:
-    """SQL reading feature ``name`` of the row ``features`` as DOUBLE; a value that is no number fails naming it."""
-    value = f"struct_extract(features, '{name}')"
+def feature_value(name: str, spec: str | None = None, row: str = "features") -> str:
+    """SQL reading feature ``name`` of the struct ``row`` as DOUBLE; a value that is no number fails naming it."""
+    value = f"struct_extract({row}, '{name}')"
     message = f"feature {name} must be a number (model spec {(spec or spec_hash())[:12]}), got: "
     # TRY_CAST passes numbers through untouched; for a value that is not a number, say which feature.
     return (

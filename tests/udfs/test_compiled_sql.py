@@ -20,7 +20,7 @@ from duckdb_clv import pipeline
 from duckdb_clv.errors import ClvError
 from duckdb_clv.settings import make_settings
 from duckdb_clv.udfs import functions, registry
-from duckdb_clv.udfs.compiler.champions import model_input
+from duckdb_clv.udfs.compiler.champions import compile_model
 from duckdb_clv.udfs.compiler.expressions import CompileError
 from duckdb_clv.udfs.compiler.graph import compile_graph
 from duckdb_clv.udfs.contract import FEATURES
@@ -65,14 +65,12 @@ def test_every_feature_only_family_compiles_and_matches_onnxruntime(trained: Tra
     checked = []
     for name, version, task in _registered(trained.models):
         model = cache.get(name, version, task)
-        spec = model.card["spec_hash"]
-        inputs = {"features": [model_input(f, spec).replace("features", "r") for f in FEATURES]}
         if model.reads_history:
             # Sequence models read 52 weeks through LSTM or Conv layers: refused, naming the operator.
             with pytest.raises(CompileError, match=r"operator (LSTM|Conv|Transpose|Unsqueeze) has no SQL translation"):
-                compile_graph(model.data, task, inputs, model.ref)
+                compile_model(model, "r")
             continue
-        compiled = compile_graph(model.data, task, inputs, model.ref)
+        compiled = compile_model(model, "r")
         got = np.array(
             [v for (v,) in con.execute(f"SELECT {compiled.sql} FROM f r").fetchall()],
             dtype=np.float64,

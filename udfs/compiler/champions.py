@@ -20,7 +20,8 @@ from pathlib import Path
 from duckdb_clv.udfs import functions, registry
 from duckdb_clv.udfs.compiler import series
 from duckdb_clv.udfs.compiler.expressions import CompileError, literal
-from duckdb_clv.udfs.compiler.graph import compile_graph
+from duckdb_clv.udfs.compiler.graph import CompiledGraph, compile_graph
+from duckdb_clv.udfs.models import LoadedModel
 from duckdb_clv.udfs.sql import DISCOUNTED_CLV, TASK_FUNCTIONS, feature_value
 
 FLOAT_MAX = float.fromhex("0x1.fffffep+127")  # float32's largest finite value
@@ -44,16 +45,25 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def model_input(name: str, spec: str) -> str:
-    """A feature as the model reads it: float32-rounded, NaN as missing, infinity refused by name."""
-    v = feature_value(name, spec)
+def model_input(value: str, name: str, spec: str) -> str:
+    """A feature's DOUBLE ``value`` as the model reads it: float32, NaN as missing, infinity refused by name."""
     message = _quoted(
         f"feature {name!r} is infinite or beyond float32's range (3.4e38); "
         f"pass NULL for unknown values (model spec {spec[:12]})"
     )
     return (
-        f"CASE WHEN abs({v}) > {literal(FLOAT_MAX)} THEN error({message}) "
-        f"WHEN isnan({v}) THEN NULL ELSE CAST(CAST({v} AS FLOAT) AS DOUBLE) END"
+        f"CASE WHEN abs({value}) > {literal(FLOAT_MAX)} THEN error({message}) "
+        f"WHEN isnan({value}) THEN NULL ELSE CAST(CAST({value} AS FLOAT) AS DOUBLE) END"
+    )
+
+
+def compile_model(model: LoadedModel, row: str = "features") -> CompiledGraph:
+    """A verified model as SQL over the feature row named ``row`` (a macro parameter or table alias)."""
+    names = registry.feature_names(model.card)
+    spec = model.card["spec_hash"]
+    values = [feature_value(f, spec, row) for f in names]
+    return compile_graph(
+        model.data, model.task, {"features": values}, model.ref, lambda c, j: model_input(c, names[j], spec)
     )
 
 
@@ -73,11 +83,10 @@ def _score_macro(root: Path, task: str) -> tuple[str, CompiledModel]:
         raise CompileError(f"no {task} champion in {root}: run `clv train` first")
     name, version = pointer["name"], pointer["version"]
     model = functions.cache_for(root).get(name, version, task)  # verified file and card
-    features = registry.feature_names(model.card)
     spec = model.card["spec_hash"]
     started = time.perf_counter()
     try:
-        compiled = compile_graph(model.data, task, {"features": [model_input(f, spec) for f in features]}, model.ref)
+        compiled = compile_model(model)
     except CompileError as err:
         raise CompileError(f"cannot compile the {task} champion {model.ref} to SQL: {err}") from err
     cast = "BIGINT" if task == "segment" else "DOUBLE"

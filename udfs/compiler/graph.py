@@ -8,6 +8,7 @@ node whose operator has no translation stops the compilation with an error namin
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from duckdb_clv.udfs.compiler import operators, series, trees
@@ -48,7 +49,13 @@ def _uses(nodes: list[Node], output: str) -> Counter:
     return uses
 
 
-def compile_graph(data: bytes, output: str, inputs: dict[str, list[str]], where: str) -> CompiledGraph:
+def compile_graph(
+    data: bytes,
+    output: str,
+    inputs: dict[str, list[str]],
+    where: str,
+    prepare: Callable[[str, int], str] | None = None,
+) -> CompiledGraph:
     """SQL computing the first column of ``output`` from the graph's inputs given as column expressions.
 
     Parameters
@@ -61,6 +68,9 @@ def compile_graph(data: bytes, output: str, inputs: dict[str, list[str]], where:
         Each graph input's SQL expressions, one per column (``features``: the contract's, in order).
     where : str
         The model's name for error messages.
+    prepare : callable, optional
+        (bound column, index) -> the value the model reads, applied to each input column after it
+        is computed once (checks and rounding that read the value several times stay cheap).
 
     Raises
     ------
@@ -80,7 +90,10 @@ def compile_graph(data: bytes, output: str, inputs: dict[str, list[str]], where:
         if uses[name] and name not in inputs:
             raise CompileError(f"{where}: reads input {name!r}, which compiled SQL does not provide")
         if name in inputs:
-            scope[name] = b.bind(row(inputs[name], f32=True))
+            value = b.bind(row(inputs[name]))
+            if prepare is not None:
+                value = b.bind(row([prepare(c, j) for j, c in enumerate(value.columns)]))
+            scope[name] = Value(columns=value.columns, f32=True)
     for node in nodes:
         args = [scope[i] if i else None for i in node.inputs]
         if node.op_type == "Loop":
