@@ -1,8 +1,9 @@
 """The Arrow UDF kernels behind the SQL functions, vectorized over each DuckDB chunk.
 
-Each kernel receives one Arrow array per argument for a chunk of rows. Feature columns arrive in
-the contract's order (the SQL macros in ``udfs.sql`` bind them by name), are copied once into a
-contiguous float32 matrix, and go to onnxruntime in one call.
+Each kernel receives one Arrow array per argument for a chunk of rows. The features arrive as one
+fixed-size DOUBLE array per row in the contract's order (the SQL macros in ``udfs.sql`` pick them
+by name and DuckDB assembles the array), so the chunk is one contiguous buffer, converted once to
+a float32 matrix that goes to onnxruntime in one call.
 
 NULL policy (documented in docs/SCORING.md and tested):
 - a NULL feature is missing data: it reaches the model as NaN, exactly as NULL features reached it
@@ -53,8 +54,11 @@ def split_ref(value: str) -> tuple[str, ModelCache]:
     return ref, cache_for(root)
 
 
-# The arguments after the model and presence flags: the features, then the weekly histories.
-ARGUMENTS = len(FEATURES) + len(SEQUENCE_COLUMNS)
+# The arguments after the model and presence flags: the features as one DOUBLE[n] array (DuckDB
+# assembles it, so the kernel converts one contiguous buffer instead of n columns), then the
+# weekly histories.
+ARGUMENTS = 1 + len(SEQUENCE_COLUMNS)
+FEATURES_TYPE = f"DOUBLE[{len(FEATURES)}]"
 
 
 def inputs(columns: tuple[pa.Array, ...]) -> tuple[np.ndarray, tuple[pa.Array, ...]]:
@@ -65,9 +69,24 @@ def inputs(columns: tuple[pa.Array, ...]) -> tuple[np.ndarray, tuple[pa.Array, .
     """
     if len(columns) != ARGUMENTS:
         raise UdfError(
-            f"expected {ARGUMENTS} feature and history columns (spec {spec_hash()[:12]}), got {len(columns)}"
+            f"expected the feature array and {len(SEQUENCE_COLUMNS)} history columns "
+            f"(spec {spec_hash()[:12]}), got {len(columns)} arguments"
         )
-    return _matrix(columns[: len(FEATURES)]), columns[len(FEATURES) :]
+    return array_matrix(columns[0]), columns[1:]
+
+
+def array_matrix(array: pa.Array | pa.ChunkedArray, names: tuple[str, ...] = FEATURES) -> np.ndarray:
+    """float32 (rows, features) from one fixed-size DOUBLE array per row; NULL and NaN as NaN."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type.list_size != len(names):
+        raise UdfError(f"expected {len(names)} features (spec {spec_hash(names)[:12]}), got {array.type.list_size}")
+    # A NULL row (the whole feature row missing) still holds its slots; its score is masked out.
+    values = array.values if array.offset == 0 else array.flatten()
+    with np.errstate(over="ignore"):  # beyond float32's range becomes infinity, refused below
+        X = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32)[: len(array) * len(names)]
+    X = X.reshape(len(array), len(names))
+    return _check_finite(X, names)
 
 
 def _histories(columns: tuple[pa.Array, ...]) -> np.ndarray | None:
@@ -110,6 +129,10 @@ def _matrix(columns: tuple[pa.Array, ...], names: tuple[str, ...] = FEATURES) ->
     with np.errstate(over="ignore"):  # beyond float32's range becomes infinity, refused below
         for j, column in enumerate(columns):
             X[:, j] = column.to_numpy(zero_copy_only=False)  # NULL -> NaN for floating point arrays
+    return _check_finite(X, names)
+
+
+def _check_finite(X: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     bad = np.isinf(X)
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))

@@ -1,6 +1,6 @@
 """Registering the SQL functions on a DuckDB connection.
 
-Two layers. Python Arrow UDFs (``_clv_*``) take the features as 90 DOUBLE arguments in the
+Two layers. Python Arrow UDFs (``_clv_*``) take the features as one ``DOUBLE[90]`` array in the
 contract's order. SQL macros with the public names take one feature *row*, a struct such as a
 table alias (``predict_clv(s) FROM ml_scoring_set s``) or ``struct_pack(...)``, and pick each
 feature out of it by name, so column order never matters and extra columns are ignored. A missing
@@ -62,7 +62,8 @@ def _histories() -> str:
 
 def macros(root: Path) -> list[str]:
     """CREATE statements of the public functions (temporary: they live with the connection)."""
-    features = ", ".join(feature_value(f) for f in FEATURES) + ", " + _histories()
+    listed = ", ".join(feature_value(f) for f in FEATURES)
+    features = f"[{listed}]::{functions.FEATURES_TYPE}, {_histories()}"
     registry_root = "'" + str(root).replace("'", "''") + "'"
 
     def model(task: str, default: str = "model") -> str:
@@ -147,7 +148,7 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, kernel, params: list[str]
 
 def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     """Create the UDFs (once per database instance) and this connection's macros over ``root``."""
-    doubles = ["DOUBLE"] * len(FEATURES) + [SEQUENCE_TYPE] * len(SEQUENCE_COLUMNS)
+    doubles = [functions.FEATURES_TYPE] + [SEQUENCE_TYPE] * len(SEQUENCE_COLUMNS)
     for task in TASK_FUNCTIONS:
         returns = "BIGINT" if task == "segment" else "DOUBLE"
         _create(con, f"_clv_score_{task}", functions.score_kernel(task), ["VARCHAR", "BOOLEAN", *doubles], returns)
