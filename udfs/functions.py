@@ -59,6 +59,11 @@ def split_ref(value: str) -> tuple[str, ModelCache]:
 # weekly histories.
 ARGUMENTS = 1 + len(SEQUENCE_COLUMNS)
 FEATURES_TYPE = f"DOUBLE[{len(FEATURES)}]"
+# Variable-length lists, not FLOAT[52]: DuckDB hands a NULL fixed-size array to Python with all its
+# slots filled in, which for the six NULL histories of a feature-only row cost as much as the
+# model itself (1.8 s per million rows); a NULL list is just a flag. The macros cast each history
+# to FLOAT[52] first, so every list that arrives has the 52 weeks.
+HISTORY_TYPE = "FLOAT[]"
 
 
 def inputs(columns: tuple[pa.Array, ...]) -> tuple[np.ndarray, tuple[pa.Array, ...]]:
@@ -103,6 +108,11 @@ def _histories(columns: tuple[pa.Array, ...]) -> np.ndarray | None:
         # DuckDB hands Arrow UDFs chunked arrays; a chunked list array's flatten() means fields.
         column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         valid = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        lengths = np.asarray(pc.list_value_length(column).to_numpy(zero_copy_only=False))[valid]
+        if (lengths != SEQUENCE_WEEKS).any():
+            raise UdfError(
+                f"a weekly history must hold {SEQUENCE_WEEKS} weeks, got {int(lengths[lengths != SEQUENCE_WEEKS][0])}"
+            )
         filled = column.fill_null([0.0] * SEQUENCE_WEEKS) if column.null_count else column
         weeks = np.asarray(filled.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
         H[valid, :, c] = weeks.reshape(n, SEQUENCE_WEEKS)[valid]

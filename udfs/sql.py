@@ -148,7 +148,7 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, kernel, params: list[str]
 
 def register_functions(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     """Create the UDFs (once per database instance) and this connection's macros over ``root``."""
-    doubles = [functions.FEATURES_TYPE] + [SEQUENCE_TYPE] * len(SEQUENCE_COLUMNS)
+    doubles = [functions.FEATURES_TYPE] + [functions.HISTORY_TYPE] * len(SEQUENCE_COLUMNS)
     for task in TASK_FUNCTIONS:
         returns = "BIGINT" if task == "segment" else "DOUBLE"
         _create(con, f"_clv_score_{task}", functions.score_kernel(task), ["VARCHAR", "BOOLEAN", *doubles], returns)
