@@ -81,6 +81,10 @@ def compile_graph(
     if output not in graph.outputs:
         raise CompileError(f"{where}: the graph has no output {output!r}")
     nodes = _needed(graph, output)
+    missing = sorted({n.op_type for n in nodes if n.op_type not in HANDLERS and n.op_type != "Loop"})
+    if missing:
+        which = f"operator {missing[0]} has" if len(missing) == 1 else f"operators {', '.join(missing)} have"
+        raise CompileError(f"{where}: {which} no SQL translation; score it with the Python functions")
     uses = _uses(nodes, output)
     b = Bindings()
     scope: dict[str, Value] = {name: constant(array) for name, array in graph.initializers.items()}
