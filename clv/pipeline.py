@@ -328,7 +328,7 @@ def publish(settings: Settings, progress: Progress = _quiet, sql_models: bool = 
         try:
             compiled, _ = compile_champions(Path(settings.models_dir))
         except CompileError as err:
-            raise ClvError(f"{err}; publish without --with-sql-models (the Python functions keep working)") from err
+            raise ClvError(f"{err}, or publish without --with-sql-models") from err
         statements = tuple(compiled)
         progress(Step("compile", 1, 1, "champions to SQL"))
     progress(Step("publish", 0, 1, str(settings.published)))

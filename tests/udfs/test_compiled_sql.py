@@ -232,7 +232,11 @@ def test_a_champion_that_cannot_compile_leaves_the_published_file_as_it_was(
     before = target.read_bytes()
     # A champion with an operator the compiler does not know: every graph of ours has Identity nodes.
     monkeypatch.delitem(graph.HANDLERS, "Identity")
-    with pytest.raises(ClvError, match=r"operator Identity has no SQL translation.*publish without --with-sql-models"):
+    with pytest.raises(
+        ClvError,
+        match=r"cannot compile the value champion to SQL: .*operator Identity has no SQL translation; score it "
+        r"with the Python functions, or publish without --with-sql-models",
+    ):
         pipeline.publish(settings, sql_models=True)
     assert target.read_bytes() == before
     with duckdb.connect(str(target), read_only=True) as con:

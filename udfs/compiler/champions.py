@@ -88,7 +88,7 @@ def _score_macro(root: Path, task: str) -> tuple[str, CompiledModel]:
     try:
         compiled = compile_model(model)
     except CompileError as err:
-        raise CompileError(f"cannot compile the {task} champion {model.ref} to SQL: {err}") from err
+        raise CompileError(f"cannot compile the {task} champion to SQL: {err}") from err
     cast = "BIGINT" if task == "segment" else "DOUBLE"
     # onnxruntime hands back float32 scores; the compiled score is rounded the same way.
     score = f"CAST({compiled.sql} AS BIGINT)" if task == "segment" else f"CAST(CAST({compiled.sql} AS FLOAT) AS DOUBLE)"
