@@ -14,24 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import onnxruntime as ort
 
+from bench.bench_scoring_paths import timed
 from duckdb_clv import udfs
 from duckdb_clv.udfs import registry
 from duckdb_clv.udfs.contract import FEATURES
-
-
-def best(work, repeats: int) -> float:
-    """The fastest of ``repeats`` runs of ``work()``, in seconds."""
-    out = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        out = min(out, time.perf_counter() - started)
-    return out
 
 
 def main() -> None:
@@ -64,8 +54,8 @@ def main() -> None:
         function = {"value": "predict_clv", "churn": "churn_score"}[card["task"]]
         query = f"SELECT sum({function}(s, model := '{name}/{version}')) FROM rows s"
         con.execute(query.replace("FROM rows s", "FROM (SELECT * FROM rows LIMIT 10) s")).fetchall()  # load
-        sql_s = best(lambda query=query: con.execute(query).fetchall(), args.repeats)
-        direct_s = best(lambda s=session, t=card["task"]: s.run([t], {"features": X}), args.repeats)
+        sql_s = timed(lambda query=query: con.execute(query).fetchall(), args.repeats)
+        direct_s = timed(lambda s=session, t=card["task"]: s.run([t], {"features": X}), args.repeats)
         print(f"{name}/{version} | {sql_s:.2f} | {direct_s:.2f} | {direct_s / sql_s:.2f}x", flush=True)
 
 
