@@ -39,12 +39,23 @@ _caches: dict[str, ModelCache] = {}
 _caches_lock = threading.Lock()
 
 
+# Absolute registry folder as written -> its cache. Kernels look a root up once per chunk, and
+# resolving the path each time (an lstat per path component, holding the GIL) cost 2 % of a
+# forest's scoring. A relative one is resolved every time: it depends on the working directory.
+_roots: dict[str, ModelCache] = {}
+
+
 def cache_for(root: str | Path) -> ModelCache:
     """The process-wide model cache of one registry folder."""
+    cache = _roots.get(str(root))
+    if cache is not None:
+        return cache
     key = str(Path(root).resolve())
     with _caches_lock:
         if key not in _caches:
             _caches[key] = ModelCache(key)
+        if Path(root).is_absolute():
+            _roots[str(root)] = _caches[key]
         return _caches[key]
 
 
