@@ -11,11 +11,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from duckdb_clv.udfs.compiler import operators, series, trees
+from duckdb_clv.udfs.compiler import logistic, operators, series, shapes, trees
 from duckdb_clv.udfs.compiler.expressions import Bindings, CompileError, Value, constant, row
 from duckdb_clv.udfs.onnx_graph import Graph, Node, read_graph
 
-HANDLERS = {**operators.HANDLERS, **trees.HANDLERS}
+HANDLERS = {**operators.HANDLERS, **logistic.HANDLERS, **shapes.HANDLERS, **trees.HANDLERS}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from duckdb_clv.udfs.compiler.expressions import (
     literal,
     row,
 )
+from duckdb_clv.udfs.compiler.logistic import round32
+from duckdb_clv.udfs.compiler.shapes import column_axis
 from duckdb_clv.udfs.onnx_graph import Node
 
 Handler = Callable[[Node, list[Value | None], Bindings], list[Value]]
@@ -80,59 +82,6 @@ def _unary(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     return [row([template.format(x=c) for c in x.columns], kind, x.f32)]
 
 
-def _round32(expression: str) -> str:
-    return f"CAST(CAST({expression} AS FLOAT) AS DOUBLE)"
-
-
-def _f32(value: float) -> str:
-    return literal(float(np.float32(value)))
-
-
-# The rational approximation onnxruntime's float logistic evaluates (Eigen's coefficients), which
-# is off the exact logistic by up to 1.5e-7: far from zero that is 1e-4 relative, beyond parity.
-_LOGISTIC_P = (
-    4.37031012579801e-11,
-    1.15627324459942e-07,
-    6.08574864600143e-05,
-    8.51377133304701e-03,
-    2.48287947061529e-01,
-)
-_LOGISTIC_Q = (
-    6.10247389755681e-13,
-    5.76102136993427e-09,
-    6.29106785017040e-06,
-    1.70198817374094e-03,
-    1.16817656904453e-01,
-    9.93151921023180e-01,
-)
-
-
-def _float_logistic(x: str) -> str:
-    """onnxruntime's float Sigmoid step by step in float32, each multiply-add fused (rounded once)."""
-    v = f"least(greatest({_round32(x)}, -18e0), 18e0)"
-    v2 = _round32(f"{v} * {v}")
-    p = _round32(f"{v2} * {_f32(_LOGISTIC_P[0])} + {_f32(_LOGISTIC_P[1])}")
-    for c in _LOGISTIC_P[2:]:
-        p = _round32(f"{p} * {v2} + {_f32(c)}")
-    p = _round32(f"{p} * {v}")
-    q = _round32(f"{v2} * {_f32(_LOGISTIC_Q[0])} + {_f32(_LOGISTIC_Q[1])}")
-    for c in _LOGISTIC_Q[2:]:
-        q = _round32(f"{q} * {v2} + {_f32(c)}")
-    return f"least(greatest({_round32(_round32(f'{p} / {q}') + ' + 0.5e0')}, 0e0), 1e0)"
-
-
-def _sigmoid(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
-    (x,) = inputs
-    if not x.is_row:
-        return [constant(1 / (1 + np.exp(-np.asarray(x.const))))]
-    x = b.bind(x)
-    if x.f32:
-        return [row([_float_logistic(c) for c in x.columns], REAL, True)]
-    # In double onnxruntime computes the exact logistic; written so that exp never overflows.
-    exact = "CASE WHEN {x} >= 0 THEN 1e0 / (1e0 + exp(-{x})) ELSE exp({x}) / (1e0 + exp({x})) END"
-    return [row([exact.format(x=c) for c in x.columns])]
-
-
 def _cast(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
     (x,) = inputs
     to = int(node.attributes["to"])
@@ -143,7 +92,7 @@ def _cast(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
         return [constant(np.asarray(x.const).astype(dtype))]
     if to == 1:
         # Rounded to float32, then computed on in DOUBLE like every other value.
-        return [row([_round32(c) for c in x.columns], REAL, True)]
+        return [row([round32(c) for c in x.columns], REAL, True)]
     kind = {7: INT, 9: BOOL, 11: REAL}[to]
     return [row([f"CAST({c} AS {_CAST[to]})" for c in x.columns], kind)]
 
@@ -238,67 +187,6 @@ def _matmul(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     return [_linear(a, np.asarray(w.const, dtype=np.float64), None, b)]
 
 
-def _picked(node: Node, x: Value, indices: list[int]) -> list[Value]:
-    if x.is_row:
-        return [row([x.columns[i] for i in indices], x.kind, x.f32)]
-    return [constant(np.take(np.atleast_2d(x.const), indices, axis=-1))]
-
-
-def _axis(node: Node, default: int) -> int:
-    axis = int(node.attributes.get("axis", default))
-    if axis not in (1, -1):
-        raise CompileError(f"{node.op_type} along axis {axis} is not translated (only along the columns)")
-    return axis
-
-
-def _gather(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
-    x, idx = inputs
-    _axis(node, 0)
-    if idx.is_row:
-        raise CompileError("Gather with computed indices is not translated")
-    width = len(x) if x.is_row else np.shape(x.const)[-1]
-    return _picked(node, x, [int(i) % width for i in np.atleast_1d(idx.const)])
-
-
-def _slice(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
-    x, starts, ends = inputs[:3]
-    axes = inputs[3].const if len(inputs) > 3 and inputs[3] is not None else [0]
-    steps = inputs[4].const if len(inputs) > 4 and inputs[4] is not None else [1]
-    if list(np.atleast_1d(axes)) not in ([1], [-1]):
-        raise CompileError("Slice along other axes than the columns is not translated")
-    width = len(x) if x.is_row else np.shape(x.const)[-1]
-    picked = range(width)[slice(int(starts.const[0]), int(ends.const[0]), int(np.atleast_1d(steps)[0]))]
-    return _picked(node, x, list(picked))
-
-
-def _concat(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
-    _axis(node, 1)
-    parts: list[str] = []
-    for v in inputs:
-        parts += columns_of(v, len(v), "Concat") if v.is_row else columns_of(v, np.shape(v.const)[-1], "Concat")
-    return [row(parts, inputs[0].kind, inputs[0].f32)]
-
-
-def _shape(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
-    (x,) = inputs
-    if not x.is_row:
-        return [constant(np.asarray(np.shape(x.const), dtype=np.int64))]
-    return [Value(width=len(x))]
-
-
-def _constant_of_shape(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
-    (shape,) = inputs
-    fill = np.asarray(node.attributes.get("value", np.zeros(1, np.float32))).ravel()[:1]
-    if shape.width is None:
-        return [constant(np.full(tuple(shape.const), fill[0], dtype=fill.dtype))]
-    like = constant(fill)
-    return [row([literal(fill[0], like.kind)] * shape.width, like.kind, like.f32)]
-
-
-def _constant(node: Node, _inputs: list[Value | None], _b: Bindings) -> list[Value]:
-    return [constant(np.asarray(node.attributes["value"]))]
-
-
 def _reduce(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     x = inputs[0]
     axes = node.attributes.get("axes")
@@ -321,7 +209,7 @@ def _reduce(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
 
 def _argmin(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     (x,) = inputs
-    _axis(node, 0)
+    column_axis(node, 0)
     if int(node.attributes.get("select_last_index", 0)):
         raise CompileError("ArgMin/ArgMax with select_last_index is not translated")
     vector = b.vector(x)
@@ -335,19 +223,12 @@ HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(_UNARY, _unary),
     "Cast": _cast,
     "Where": _where,
-    "Sigmoid": _sigmoid,
     "Clip": _clip,
     "Max": _extreme,
     "Min": _extreme,
     "Sum": _sum,
     "Gemm": _gemm,
     "MatMul": _matmul,
-    "Gather": _gather,
-    "Slice": _slice,
-    "Concat": _concat,
-    "Shape": _shape,
-    "ConstantOfShape": _constant_of_shape,
-    "Constant": _constant,
     "ReduceSum": _reduce,
     "ReduceSumSquare": _reduce,
     "ReduceMean": _reduce,
