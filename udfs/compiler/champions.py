@@ -13,7 +13,6 @@ take precedence; everywhere else these answer.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ FLOAT_MAX = float.fromhex("0x1.fffffep+127")  # float32's largest finite value
 
 @dataclass(frozen=True)
 class CompiledModel:
-    """One task's champion compiled: what it is and what it took."""
+    """One task's champion compiled: what it is, and what clv_sql_models records of it."""
 
     task: str
     function: str
@@ -37,7 +36,6 @@ class CompiledModel:
     version: str
     spec_hash: str
     sql_chars: int
-    seconds: float
     operators: tuple[str, ...]
 
 
@@ -84,7 +82,6 @@ def _score_macro(root: Path, task: str) -> tuple[str, CompiledModel]:
     name, version = pointer["name"], pointer["version"]
     model = functions.cache_for(root).get(name, version, task)  # verified file and card
     spec = model.card["spec_hash"]
-    started = time.perf_counter()
     try:
         compiled = compile_model(model)
     except CompileError as err:
@@ -94,9 +91,7 @@ def _score_macro(root: Path, task: str) -> tuple[str, CompiledModel]:
     score = f"CAST({compiled.sql} AS BIGINT)" if task == "segment" else f"CAST(CAST({compiled.sql} AS FLOAT) AS DOUBLE)"
     body = f"CASE {_model_check(task, name, version)} WHEN features IS NULL THEN CAST(NULL AS {cast}) ELSE {score} END"
     function = TASK_FUNCTIONS[task]
-    info = CompiledModel(
-        task, function, name, version, spec, len(body), time.perf_counter() - started, compiled.operators
-    )
+    info = CompiledModel(task, function, name, version, spec, len(body), compiled.operators)
     return f"CREATE OR REPLACE MACRO {function}(features, model := NULL) AS {body}", info
 
 

@@ -138,18 +138,20 @@ class Bindings:
         if not value.is_row or all(is_trivial(c) for c in value.columns):
             return value
         stored = [c if value.kind == REAL else f"CAST({c} AS DOUBLE)" for c in value.columns]
-        self._stages.append("[" + ", ".join(stored) + "]")
-        first = self._size + 1
-        self._size += len(stored)
         read = {REAL: "{}", BOOL: "({} <> 0e0)", INT: "CAST({} AS BIGINT)"}[value.kind]
-        return row([read.format(f"{STATE}[{first + j}]") for j in range(len(stored))], value.kind, value.f32)
+        slots = self._append("[" + ", ".join(stored) + "]", len(stored))
+        return row([read.format(slot) for slot in slots], value.kind, value.f32)
 
     def bind_list(self, expression: str, width: int, f32: bool = False) -> Value:
         """A new bound value of ``width`` REAL columns computed by one list ``expression``."""
-        self._stages.append(expression)
+        return row(self._append(expression, width), REAL, f32)
+
+    def _append(self, stage: str, width: int) -> list[str]:
+        """Add a stage appending ``width`` values to the state; the state reads of its values."""
+        self._stages.append(stage)
         first = self._size + 1
         self._size += width
-        return row([f"{STATE}[{first + j}]" for j in range(width)], REAL, f32)
+        return [f"{STATE}[{first + j}]" for j in range(width)]
 
     def vector(self, value: Value) -> str:
         """A DOUBLE list of the value's columns: a slice of the state when they lie in it in order."""
@@ -168,9 +170,6 @@ class Bindings:
         for stage in self._stages[1:]:
             state = f"list_transform([{state}], lambda {STATE}: {STATE} || {stage})[1]"
         return f"list_transform([{state}], lambda {STATE}: {expression})[1]"
-
-    def __len__(self) -> int:
-        return len(self._stages)
 
 
 def _position(expression: str) -> int | None:

@@ -20,11 +20,9 @@ HANDLERS = {**operators.HANDLERS, **logistic.HANDLERS, **shapes.HANDLERS, **tree
 
 @dataclass(frozen=True)
 class CompiledGraph:
-    """The SQL of one output column and what it took."""
+    """The SQL of one output column and the operators it translated."""
 
     sql: str
-    nodes: int
-    bindings: int
     operators: tuple[str, ...]
 
 
@@ -113,9 +111,4 @@ def compile_graph(
     result = scope[output]
     if not result.is_row:
         raise CompileError(f"{where}: output {output!r} does not depend on the features")
-    return CompiledGraph(
-        sql=b.wrap(result.columns[0]),
-        nodes=len(nodes),
-        bindings=len(b),
-        operators=tuple(sorted({n.op_type for n in nodes})),
-    )
+    return CompiledGraph(sql=b.wrap(result.columns[0]), operators=tuple(sorted({n.op_type for n in nodes})))
