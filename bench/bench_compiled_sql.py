@@ -1,9 +1,10 @@
 """Benchmark: every registered model compiled to SQL, against onnxruntime on the same rows (issue #19).
 
-For each feature-only model of a registry (sequence models are reported as refused, with the
-operator): compilation seconds, macro size, the seconds DuckDB takes to bind the expression (one
-row), the seconds to score ``--rows`` rows in SQL and with onnxruntime (one thread, one matrix),
-and parity: the rows outside 1e-5 relative / 1e-6 absolute and the largest relative difference.
+For each model of a registry (one that cannot compile is reported as refused, with the operator):
+compilation seconds, macro size, the seconds DuckDB takes to bind the expression (one row), the
+seconds to score ``--rows`` rows in SQL and with onnxruntime (one thread, one matrix, and the
+weekly histories for a sequence model), and parity: the rows outside 1e-5 relative / 1e-6
+absolute and the largest relative difference.
 
     .venv/bin/python -m bench.bench_compiled_sql --db bench/out/clv_100k.duckdb --models DIR [--rows 20000]
 """
@@ -20,7 +21,7 @@ import numpy as np
 from duckdb_clv.udfs import functions
 from duckdb_clv.udfs.compiler.champions import compile_model
 from duckdb_clv.udfs.compiler.expressions import CompileError
-from duckdb_clv.udfs.contract import FEATURES
+from duckdb_clv.udfs.contract import FEATURES, SEQUENCE_COLUMNS
 from duckdb_clv.udfs.sql import TASK_FUNCTIONS
 
 
@@ -36,10 +37,12 @@ def main() -> None:
     args = parser.parse_args()
     con = duckdb.connect(args.db, read_only=True)
     con.execute("SET enable_progress_bar = false")
-    columns = ", ".join(f'"{f}"' for f in FEATURES)
+    columns = ", ".join(f'"{f}"' for f in FEATURES + SEQUENCE_COLUMNS)
     con.execute(f"CREATE TEMP TABLE f AS SELECT {columns} FROM ml_scoring_set ORDER BY customer_id LIMIT {args.rows}")
     table = con.execute("SELECT " + ", ".join(f'"{f}"::DOUBLE AS "{f}"' for f in FEATURES) + " FROM f").fetchnumpy()
     X = np.column_stack([table[f] for f in FEATURES]).astype(np.float32)
+    weeks = con.execute("SELECT " + ", ".join(f'"{c}"' for c in SEQUENCE_COLUMNS) + " FROM f").fetchnumpy()
+    H = np.stack([np.array(weeks[c].tolist(), dtype=np.float32) for c in SEQUENCE_COLUMNS], axis=2)
     cache = functions.cache_for(args.models)
     print(f"{len(X):,} rows of {args.db}; registry {args.models}")
     header = "model | compile s | macro MB | bind s | SQL s | onnxruntime s | rows outside | max rel diff"
@@ -62,7 +65,7 @@ def main() -> None:
         got = np.array([v for (v,) in con.execute(f"SELECT {compiled.sql} FROM f r").fetchall()], dtype=np.float64)
         sql_s = time.perf_counter() - started
         started = time.perf_counter()
-        want = model.run(X).ravel().astype(np.float64)
+        want = model.run(X, H if model.reads_history else None).ravel().astype(np.float64)
         ort_s = time.perf_counter() - started
         diff = np.abs(got - want)
         outside = int((diff > np.maximum(1e-5 * np.abs(want), 1e-6)).sum())

@@ -123,6 +123,29 @@ def trained(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> Train
     return train_shop(built, tmp_path_factory.mktemp("registry"))
 
 
+def sequence_settings():
+    """The training run with the sequence models (not in the default families) and a fused model of them."""
+    from duckdb_clv.training.pipeline import TrainSettings
+
+    return TrainSettings(
+        seed=0,
+        trials=1,
+        threads=2,
+        max_epochs=4,
+        sequence_rows=5_000,
+        families=("btyd", "lstm", "cnn", "fused", "kmeans"),
+    )
+
+
+@pytest.fixture(scope="session")
+def sequence_run(built: BuiltShop, tmp_path_factory: pytest.TempPathFactory):
+    """(registry, TrainResult) of ``sequence_settings()`` on ``built``: LSTM, CNN and fused models."""
+    from duckdb_clv.training.pipeline import train_models
+
+    root = tmp_path_factory.mktemp("sequence_models")
+    return root, train_models(built.db, root, sequence_settings())
+
+
 @pytest.fixture(scope="session")
 def trained_campaigns(built_campaigns: BuiltShop, tmp_path_factory: pytest.TempPathFactory) -> TrainedShop:
     """Every default family and both policies trained on the campaign shop, in a registry of its own."""

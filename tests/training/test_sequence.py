@@ -21,10 +21,13 @@ from duckdb_clv.training.models import sequence
 from duckdb_clv.training.models.btyd_dates import RefittedBTYD
 from duckdb_clv.training.models.candidates import FitContext, anchor
 from duckdb_clv.training.models.sequence import SequenceModel
-from duckdb_clv.training.pipeline import TrainSettings, train_models
+from duckdb_clv.training.pipeline import TrainSettings
 from duckdb_clv.training.settings import FAMILIES, SEQUENCE_FAMILIES
 from duckdb_clv.udfs import registry
 from duckdb_clv.udfs.contract import FEATURES, SEQUENCE_CHANNELS, SEQUENCE_WEEKS, spec_hash
+from tests.conftest import sequence_settings
+
+SEQUENCE_RUN = sequence_settings()
 
 QUICK = {"max_epochs": 3, "sequence_hidden": 8, "static_hidden": 16, "head_hidden": 16}
 
@@ -149,17 +152,7 @@ def test_a_registered_lstm_scores_in_sql_as_it_predicts(fitted, rows, trained, t
     np.testing.assert_allclose(served, expected, rtol=1e-3, atol=1e-3 * float(np.mean(np.abs(expected))))
 
 
-# -- as candidates of a training run ---------------------------------------------------------------
-SEQUENCE_RUN = TrainSettings(
-    seed=0, trials=1, threads=2, max_epochs=4, sequence_rows=5_000, families=("btyd", "lstm", "cnn", "fused", "kmeans")
-)
-
-
-@pytest.fixture(scope="module")
-def sequence_run(built, tmp_path_factory):
-    """A training run that asks for the sequence models by name (they are not in the default families)."""
-    root = tmp_path_factory.mktemp("sequence_models")
-    return root, train_models(built.db, root, SEQUENCE_RUN)
+# -- as candidates of a training run (the run is conftest's ``sequence_run``) ----------------------
 
 
 def test_sequence_models_are_trained_only_when_asked_for():

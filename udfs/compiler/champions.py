@@ -19,8 +19,9 @@ from pathlib import Path
 from duckdb_clv.udfs import functions, registry
 from duckdb_clv.udfs.compiler import series
 from duckdb_clv.udfs.compiler.expressions import CompileError, literal
-from duckdb_clv.udfs.compiler.graph import CompiledGraph, compile_graph
-from duckdb_clv.udfs.models import LoadedModel
+from duckdb_clv.udfs.compiler.graph import CompiledGraph, ListInput, compile_graph
+from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT, SEQUENCE_COLUMNS, SEQUENCE_WEEKS
+from duckdb_clv.udfs.models import LoadedModel, history_missing
 from duckdb_clv.udfs.sql import DISCOUNTED_CLV, TASK_FUNCTIONS, feature_value
 
 FLOAT_MAX = float.fromhex("0x1.fffffep+127")  # float32's largest finite value
@@ -55,14 +56,42 @@ def model_input(value: str, name: str, spec: str) -> str:
     )
 
 
+def history_input(ref: str, row: str = "features") -> ListInput:
+    """The weekly history of the feature row as a sequence model reads it: weeks by channels, oldest first.
+
+    As the Python functions do, a row without its history (or with a missing or NaN week) is
+    refused naming the columns, and a list of another length is refused saying so.
+    """
+    # A struct cast picks the history fields by name and leaves NULL for absent ones (the first
+    # feature rides along as text: DuckDB refuses a struct cast with no field in common).
+    fields = ", ".join([f"{FEATURES[0]} VARCHAR", *(f"{c} FLOAT[]" for c in SEQUENCE_COLUMNS)])
+    lists = [f"_clv_r.{c}" for c in SEQUENCE_COLUMNS]
+    incomplete = " OR ".join(
+        f"{h} IS NULL OR list_count({h}) < len({h}) OR list_bool_or(list_transform({h}, lambda _clv_v: isnan(_clv_v)))"
+        for h in lists
+    )
+    lengths = " OR ".join(f"len({h}) <> {SEQUENCE_WEEKS}" for h in lists)
+    lengths_message = "'a weekly history must hold {} weeks, got ' || cast(list_min([{}]) AS VARCHAR)".format(
+        SEQUENCE_WEEKS, ", ".join(f"CASE WHEN len({h}) <> {SEQUENCE_WEEKS} THEN len({h}) END" for h in lists)
+    )
+    week = ", ".join(f"CAST({h}[_clv_t] AS DOUBLE)" for h in lists)
+    body = (
+        f"CASE WHEN {incomplete} THEN error({_quoted(str(history_missing(ref)))}) "
+        f"WHEN {lengths} THEN error({lengths_message}) "
+        f"ELSE flatten(list_transform(range(1, {SEQUENCE_WEEKS + 1}), lambda _clv_t: [{week}])) END"
+    )
+    expression = f"list_transform([CAST({row} AS STRUCT({fields}))], lambda _clv_r: {body})[1]"
+    return ListInput(expression, (SEQUENCE_WEEKS, len(SEQUENCE_COLUMNS)))
+
+
 def compile_model(model: LoadedModel, row: str = "features") -> CompiledGraph:
     """A verified model as SQL over the feature row named ``row`` (a macro parameter or table alias)."""
     names = registry.feature_names(model.card)
     spec = model.card["spec_hash"]
-    values = [feature_value(f, spec, row) for f in names]
-    return compile_graph(
-        model.data, model.task, {"features": values}, model.ref, lambda c, j: model_input(c, names[j], spec)
-    )
+    inputs: dict[str, list[str] | ListInput] = {"features": [feature_value(f, spec, row) for f in names]}
+    if model.reads_history:
+        inputs[HISTORY_INPUT] = history_input(model.ref, row)
+    return compile_graph(model.data, model.task, inputs, model.ref, lambda c, j: model_input(c, names[j], spec))
 
 
 def _model_check(task: str, name: str, version: str) -> str:

@@ -1,22 +1,26 @@
-"""Tensors as SQL during compilation: constants, per-column expressions, and let-bindings.
+"""Tensors as SQL during compilation: constants, per-row expressions, and let-bindings.
 
-Every model we export works row by row: each tensor it computes is (rows, k) for a small k, or a
-constant. A row tensor is held as k SQL expressions, one per column, over the feature row. An
-expression used by several others is computed once per row and read back from a list
-(``Bindings``), so the text grows with the graph, never with its fan-out.
+Every model we export works row by row: each tensor it computes has one axis of rows (the batch)
+and a small fixed shape per row, or is a constant. A row tensor is held as one SQL expression per
+element of a row, in row-major order over its per-row shape (``dims``), with the position of the
+batch axis in the full shape (a recurrent layer's input has it second). An expression used by
+several others is computed once per row and read back from a list (``Bindings``), so the text
+grows with the graph, never with its fan-out.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from duckdb_clv.udfs.errors import UdfError
 
 REAL, BOOL, INT = "real", "bool", "int"
+# The batch dimension in a shape read from a row tensor (``Shape``): a number no real axis has.
+BATCH = -(2**62)
 STATE = "_clv_s"
 _STATE_READ = re.compile(r"^_clv_s\[(\d+)\]$")
 # A bound column (read back as DOUBLE, BOOLEAN or BIGINT) or a literal.
@@ -54,22 +58,46 @@ def kind_of(array: np.ndarray) -> str:
 
 @dataclass(frozen=True)
 class Value:
-    """A tensor during compilation: a constant array, or one SQL expression per column of (rows, k).
+    """A tensor during compilation: a constant array, or one SQL expression per element of a row.
 
-    ``width`` is set alone for the output of ``Shape``, which later nodes only use to build a
-    constant of the row tensor's shape. ``f32`` says onnxruntime holds the tensor as float32 (the
-    SQL computes in DOUBLE, but a few operators must round like onnxruntime's float kernels).
+    ``dims`` is the shape of one row (the columns are its elements in row-major order) and
+    ``batch_axis`` where the rows are in the full shape. ``f32`` says onnxruntime holds the tensor
+    as float32 (the SQL computes in DOUBLE, but a few operators must round like onnxruntime's
+    float kernels). A shape read from a row tensor is a constant holding ``BATCH`` for the rows.
     """
 
     columns: tuple[str, ...] | None = None
     const: np.ndarray | None = None
     kind: str = REAL
-    width: int | None = None
     f32: bool = False
+    dims: tuple[int, ...] = ()
+    batch_axis: int = 0
 
     @property
     def is_row(self) -> bool:
         return self.columns is not None
+
+    @property
+    def full_shape(self) -> tuple[int, ...]:
+        """The shape with the rows as one (what broadcasting against constants sees)."""
+        shape = list(self.dims)
+        shape.insert(self.batch_axis, 1)
+        return tuple(shape)
+
+    @property
+    def symbolic(self) -> bool:
+        """A constant computed from a row tensor's shape (it holds ``BATCH``)."""
+        c = self.const
+        return c is not None and np.issubdtype(c.dtype, np.integer) and bool((c == BATCH).any())
+
+    def like(self, columns: list[str] | tuple[str, ...], kind: str | None = None, f32: bool | None = None) -> Value:
+        """A row tensor of this one's shape with other expressions (elementwise results)."""
+        return replace(
+            self,
+            columns=tuple(columns),
+            kind=self.kind if kind is None else kind,
+            f32=self.f32 if f32 is None else f32,
+        )
 
     def __len__(self) -> int:
         return len(self.columns) if self.columns is not None else 0
@@ -80,8 +108,63 @@ def constant(array: np.ndarray) -> Value:
     return Value(const=a, kind=kind_of(a), f32=a.dtype == np.float32)
 
 
-def row(columns: list[str] | tuple[str, ...], kind: str = REAL, f32: bool = False) -> Value:
-    return Value(columns=tuple(columns), kind=kind, f32=f32)
+def row(
+    columns: list[str] | tuple[str, ...],
+    kind: str = REAL,
+    f32: bool = False,
+    dims: tuple[int, ...] | None = None,
+    batch_axis: int = 0,
+) -> Value:
+    """A row tensor; ``dims`` defaults to one axis of all the columns."""
+    shape = (len(columns),) if dims is None else tuple(int(d) for d in dims)
+    if math.prod(shape) != len(columns):
+        raise CompileError(f"{len(columns)} expressions do not fill a row of shape {shape}")
+    return Value(columns=tuple(columns), kind=kind, f32=f32, dims=shape, batch_axis=batch_axis)
+
+
+def grid(value: Value, where: str) -> np.ndarray:
+    """A value's per-row elements as an object array of SQL text (a constant's as literals)."""
+    if value.is_row:
+        return np.array(value.columns, dtype=object).reshape(value.dims)
+    if value.const is None or value.symbolic:
+        raise CompileError(f"{where}: a shape is not a tensor this compiler can compute with")
+    a = np.asarray(value.const)
+    return np.array([literal(v, value.kind) for v in a.ravel()], dtype=object).reshape(a.shape)
+
+
+def from_grid(elements: np.ndarray, kind: str = REAL, f32: bool = False, batch_axis: int = 0) -> Value:
+    """The row tensor whose per-row elements are ``elements``."""
+    return row(list(elements.ravel()), kind, f32, elements.shape, batch_axis)
+
+
+def broadcast(values: list[Value], where: str) -> tuple[list[np.ndarray], tuple[int, ...], int]:
+    """Each value's elements broadcast to the common per-row shape (numpy's rules), and the batch axis.
+
+    A row tensor of one element (a per-row scalar, however its rank reads) spreads over any shape,
+    as the compiler has always let it.
+    """
+    for v in values:
+        if not v.is_row:
+            grid(v, where)  # refuses a shape
+    wide = [v for v in values if v.is_row and len(v) > 1]
+    shapes = [v.full_shape for v in wide] + [np.shape(v.const) for v in values if not v.is_row]
+    try:
+        out = np.broadcast_shapes(*shapes) if wide else np.broadcast_shapes((1, 1), *shapes)
+    except ValueError as err:
+        raise CompileError(f"{where}: shapes {shapes} do not broadcast") from err
+    axes = {len(out) - len(v.full_shape) + v.batch_axis for v in wide} or {0}
+    if len(axes) > 1 or out[min(axes)] != 1:
+        raise CompileError(f"{where}: the operands' rows do not line up (shapes {shapes})")
+    (axis,) = axes
+    dims = out[:axis] + out[axis + 1 :]
+    grids = []
+    for v in values:
+        if v.is_row and len(v) == 1:
+            grids.append(np.full(dims, v.columns[0], dtype=object))
+            continue
+        full = grid(v, where).reshape(v.full_shape if v.is_row else np.shape(v.const))
+        grids.append(np.take(np.broadcast_to(full, out), 0, axis=axis))
+    return grids, dims, axis
 
 
 def column_constants(array: np.ndarray, width: int, where: str) -> list[str] | None:
@@ -140,7 +223,7 @@ class Bindings:
         stored = [c if value.kind == REAL else f"CAST({c} AS DOUBLE)" for c in value.columns]
         read = {REAL: "{}", BOOL: "({} <> 0e0)", INT: "CAST({} AS BIGINT)"}[value.kind]
         slots = self._append("[" + ", ".join(stored) + "]", len(stored))
-        return row([read.format(slot) for slot in slots], value.kind, value.f32)
+        return value.like([read.format(slot) for slot in slots])
 
     def bind_list(self, expression: str, width: int, f32: bool = False) -> Value:
         """A new bound value of ``width`` REAL columns computed by one list ``expression``."""
@@ -154,12 +237,8 @@ class Bindings:
         return [f"{STATE}[{first + j}]" for j in range(width)]
 
     def vector(self, value: Value) -> str:
-        """A DOUBLE list of the value's columns: a slice of the state when they lie in it in order."""
-        bound = self.bind(value)
-        positions = [_position(c) for c in bound.columns]
-        if None not in positions and positions == list(range(positions[0], positions[0] + len(positions))):
-            return f"{STATE}[{positions[0]}:{positions[-1]}]"
-        return "[" + ", ".join(bound.columns) + "]"
+        """A DOUBLE list of the value's elements, bound first (slices of the state where they lie in it)."""
+        return list_of(self.bind(value).columns)
 
     def wrap(self, expression: str) -> str:
         """``expression`` evaluated over the final state, each stage computed once per row."""
@@ -170,6 +249,34 @@ class Bindings:
         for stage in self._stages[1:]:
             state = f"list_transform([{state}], lambda {STATE}: {STATE} || {stage})[1]"
         return f"list_transform([{state}], lambda {STATE}: {expression})[1]"
+
+
+def list_of(columns: list[str] | tuple[str, ...]) -> str:
+    """A DOUBLE list of these expressions; runs of consecutive state reads become slices of the state."""
+    parts: list[str] = []
+    run: list[int] = []
+    loose: list[str] = []
+
+    def flush() -> None:
+        if run:
+            parts.append(f"{STATE}[{run[0]}:{run[-1]}]")
+            run.clear()
+        if loose:
+            parts.append("[" + ", ".join(loose) + "]")
+            loose.clear()
+
+    for c in columns:
+        at = _position(c)
+        if at is not None and not loose and (not run or at == run[-1] + 1):
+            run.append(at)
+            continue
+        if at is None and not run:
+            loose.append(c)
+            continue
+        flush()
+        (run if at is not None else loose).append(at if at is not None else c)
+    flush()
+    return " || ".join(parts) if parts else "[]"
 
 
 def _position(expression: str) -> int | None:

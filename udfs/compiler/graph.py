@@ -7,15 +7,30 @@ node whose operator has no translation stops the compilation with an error namin
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from duckdb_clv.udfs.compiler import logistic, operators, series, shapes, trees
+from duckdb_clv.udfs.compiler import logistic, operators, sequences, series, shapes, trees
 from duckdb_clv.udfs.compiler.expressions import Bindings, CompileError, Value, constant, row
 from duckdb_clv.udfs.onnx_graph import Graph, Node, read_graph
 
-HANDLERS = {**operators.HANDLERS, **logistic.HANDLERS, **shapes.HANDLERS, **trees.HANDLERS}
+HANDLERS = {
+    **operators.HANDLERS,
+    **logistic.HANDLERS,
+    **shapes.HANDLERS,
+    **trees.HANDLERS,
+    **sequences.HANDLERS,
+}
+
+
+@dataclass(frozen=True)
+class ListInput:
+    """A graph input given as one SQL list (row-major over ``dims``), computed once per row."""
+
+    expression: str
+    dims: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -50,11 +65,12 @@ def _uses(nodes: list[Node], output: str) -> Counter:
 def compile_graph(
     data: bytes,
     output: str,
-    inputs: dict[str, list[str]],
+    inputs: dict[str, list[str] | ListInput],
     where: str,
     prepare: Callable[[str, int], str] | None = None,
+    column: int = 0,
 ) -> CompiledGraph:
-    """SQL computing the first column of ``output`` from the graph's inputs given as column expressions.
+    """SQL computing one column of ``output`` from the graph's inputs given as SQL expressions.
 
     Parameters
     ----------
@@ -63,12 +79,16 @@ def compile_graph(
     output : str
         The graph output to compute (a model's task: ``value``, ``churn``, ``segment``).
     inputs : dict
-        Each graph input's SQL expressions, one per column (``features``: the contract's, in order).
+        Each graph input's SQL expressions, one per column (``features``: the contract's, in
+        order), or one list expression (``history``: weeks by channels).
     where : str
         The model's name for error messages.
     prepare : callable, optional
-        (bound column, index) -> the value the model reads, applied to each input column after it
-        is computed once (checks and rounding that read the value several times stay cheap).
+        (bound column, index) -> the value the model reads, applied to each column of an input
+        given by columns after it is computed once (checks and rounding that read the value
+        several times stay cheap).
+    column : int
+        Which element of a row of the output (the first: every model output is one number a row).
 
     Raises
     ------
@@ -91,11 +111,15 @@ def compile_graph(
             continue
         if uses[name] and name not in inputs:
             raise CompileError(f"{where}: reads input {name!r}, which compiled SQL does not provide")
-        if name in inputs:
-            value = b.bind(row(inputs[name]))
+        given = inputs.get(name)
+        if isinstance(given, ListInput):
+            listed = b.bind_list(given.expression, math.prod(given.dims), f32=True)
+            scope[name] = row(listed.columns, f32=True, dims=given.dims)
+        elif given is not None:
+            value = b.bind(row(given))
             if prepare is not None:
                 value = b.bind(row([prepare(c, j) for j, c in enumerate(value.columns)]))
-            scope[name] = Value(columns=value.columns, f32=True)
+            scope[name] = row(value.columns, f32=True)
     for node in nodes:
         args = [scope[i] if i else None for i in node.inputs]
         if node.op_type == "Loop":
@@ -111,4 +135,4 @@ def compile_graph(
     result = scope[output]
     if not result.is_row:
         raise CompileError(f"{where}: output {output!r} does not depend on the features")
-    return CompiledGraph(sql=b.wrap(result.columns[0]), operators=tuple(sorted({n.op_type for n in nodes})))
+    return CompiledGraph(sql=b.wrap(result.columns[column]), operators=tuple(sorted({n.op_type for n in nodes})))

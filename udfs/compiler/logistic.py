@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from duckdb_clv.udfs.compiler.expressions import REAL, Bindings, Value, constant, literal, row
+from duckdb_clv.udfs.compiler.expressions import REAL, Bindings, Value, constant, literal
 from duckdb_clv.udfs.onnx_graph import Node
 
 
@@ -56,10 +56,10 @@ def _sigmoid(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]
         return [constant(1 / (1 + np.exp(-np.asarray(x.const))))]
     x = b.bind(x)
     if x.f32:
-        return [row([_float_logistic(c) for c in x.columns], REAL, True)]
+        return [x.like([_float_logistic(c) for c in x.columns], REAL, True)]
     # In double onnxruntime computes the exact logistic; written so that exp never overflows.
     exact = "CASE WHEN {x} >= 0 THEN 1e0 / (1e0 + exp(-{x})) ELSE exp({x}) / (1e0 + exp({x})) END"
-    return [row([exact.format(x=c) for c in x.columns])]
+    return [x.like([exact.format(x=c) for c in x.columns], REAL, False)]
 
 
 HANDLERS = {"Sigmoid": _sigmoid}

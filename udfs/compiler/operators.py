@@ -19,13 +19,16 @@ from duckdb_clv.udfs.compiler.expressions import (
     Bindings,
     CompileError,
     Value,
+    broadcast,
     columns_of,
     constant,
+    from_grid,
+    grid,
     literal,
     row,
 )
 from duckdb_clv.udfs.compiler.logistic import round32
-from duckdb_clv.udfs.compiler.shapes import column_axis
+from duckdb_clv.udfs.compiler.shapes import column_axis, row_axes
 from duckdb_clv.udfs.onnx_graph import Node
 
 Handler = Callable[[Node, list[Value | None], Bindings], list[Value]]
@@ -61,25 +64,38 @@ _UNARY = {
 _CAST = {1: "FLOAT", 7: "BIGINT", 9: "BOOLEAN", 11: "DOUBLE"}
 
 
+def _elementwise(values: list[Value], where: str, template, kind: str, f32: bool) -> Value:
+    """``template(*elements)`` over the broadcast elements of ``values``, in the common shape."""
+    grids, dims, axis = broadcast(values, where)
+    out = [template(*parts) for parts in zip(*(g.ravel() for g in grids), strict=True)]
+    return from_grid(np.array(out, dtype=object).reshape(dims), kind, f32, axis)
+
+
+def _no_shapes(node: Node, inputs: list[Value | None]) -> None:
+    if any(v is not None and v.symbolic for v in inputs):
+        raise CompileError(f"{node.op_type} on a tensor's shape is not translated")
+
+
 def _binary(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
     template, fold, kind = _BINARY[node.op_type]
     a, b = inputs
+    _no_shapes(node, inputs)
     if not a.is_row and not b.is_row:
         return [constant(fold(a.const, b.const))]
-    width = max(len(a), len(b))
-    left, right = columns_of(a, width, node.op_type), columns_of(b, width, node.op_type)
-    return [row([template.format(a=x, b=y) for x, y in zip(left, right, strict=True)], kind, a.f32)]
+    f32 = a.f32 if a.is_row else b.f32
+    return [_elementwise([a, b], node.op_type, lambda x, y: template.format(a=x, b=y), kind, f32)]
 
 
 def _unary(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     template, fold = _UNARY[node.op_type]
     (x,) = inputs
+    _no_shapes(node, inputs)
     if not x.is_row:
         return [constant(fold(x.const))]
     if template.count("{x}") > 1:
         x = b.bind(x)
     kind = BOOL if node.op_type in ("Not", "IsNaN") else x.kind
-    return [row([template.format(x=c) for c in x.columns], kind, x.f32)]
+    return [x.like([template.format(x=c) for c in x.columns], kind)]
 
 
 def _cast(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
@@ -92,20 +108,21 @@ def _cast(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
         return [constant(np.asarray(x.const).astype(dtype))]
     if to == 1:
         # Rounded to float32, then computed on in DOUBLE like every other value.
-        return [row([round32(c) for c in x.columns], REAL, True)]
+        return [x.like([round32(c) for c in x.columns], REAL, True)]
     kind = {7: INT, 9: BOOL, 11: REAL}[to]
-    return [row([f"CAST({c} AS {_CAST[to]})" for c in x.columns], kind)]
+    return [x.like([f"CAST({c} AS {_CAST[to]})" for c in x.columns], kind, False)]
 
 
 def _where(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
     c, a, b = inputs
     if not (c.is_row or a.is_row or b.is_row):
         return [constant(np.where(c.const, a.const, b.const))]
-    width = max(len(c), len(a), len(b), 1)
-    cond, yes, no = (columns_of(v, width, "Where") for v in (c, a, b))
     source = a if a.is_row or not b.is_row else b
-    cases = [f"CASE WHEN {x} THEN {y} ELSE {z} END" for x, y, z in zip(cond, yes, no, strict=True)]
-    return [row(cases, source.kind, source.f32)]
+    return [
+        _elementwise(
+            [c, a, b], "Where", lambda x, y, z: f"CASE WHEN {x} THEN {y} ELSE {z} END", source.kind, source.f32
+        )
+    ]
 
 
 def _clip(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
@@ -114,12 +131,12 @@ def _clip(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
         lo = -np.inf if low is None else low.const
         hi = np.inf if high is None else high.const
         return [constant(np.clip(x.const, lo, hi))]
-    out = list(x.columns)
+    out = x
     if low is not None:
-        out = [f"greatest({c}, {v})" for c, v in zip(out, columns_of(low, len(out), "Clip"), strict=True)]
+        out = _elementwise([out, low], "Clip", lambda c, v: f"greatest({c}, {v})", x.kind, x.f32)
     if high is not None:
-        out = [f"least({c}, {v})" for c, v in zip(out, columns_of(high, len(out), "Clip"), strict=True)]
-    return [row(out, x.kind, x.f32)]
+        out = _elementwise([out, high], "Clip", lambda c, v: f"least({c}, {v})", x.kind, x.f32)
+    return [out]
 
 
 def _extreme(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
@@ -130,17 +147,13 @@ def _extreme(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value
         for v in inputs[1:]:
             out = fold(out, v.const)
         return [constant(out)]
-    width = max(len(v) for v in inputs)
-    listed = [columns_of(v, width, node.op_type) for v in inputs]
     f32 = next(v.f32 for v in inputs if v.is_row)
-    return [row([f"{function}({', '.join(parts)})" for parts in zip(*listed, strict=True)], REAL, f32)]
+    return [_elementwise(inputs, node.op_type, lambda *parts: f"{function}({', '.join(parts)})", REAL, f32)]
 
 
 def _sum(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
-    width = max(len(v) for v in inputs)
-    listed = [columns_of(v, width, "Sum") for v in inputs]
     f32 = next(v.f32 for v in inputs if v.is_row)
-    return [row(["(" + " + ".join(parts) + ")" for parts in zip(*listed, strict=True)], REAL, f32)]
+    return [_elementwise(inputs, "Sum", lambda *parts: "(" + " + ".join(parts) + ")", REAL, f32)]
 
 
 def _linear(x: Value, weights: np.ndarray, bias: np.ndarray | None, b: Bindings) -> Value:
@@ -150,6 +163,8 @@ def _linear(x: Value, weights: np.ndarray, bias: np.ndarray | None, b: Bindings)
     product with a constant row of weights: slicing once per output costs four times as much.
     """
     k, m = weights.shape
+    if len(x.dims) != 1:
+        raise CompileError(f"a product of a tensor of {len(x.dims) + 1} axes with weights is not translated")
     if len(x) != k:
         raise CompileError(f"a product of {len(x)} columns with weights of shape {weights.shape}")
     vector = b.vector(x)
@@ -192,24 +207,38 @@ def _reduce(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     axes = node.attributes.get("axes")
     if axes is None and len(inputs) > 1 and inputs[1] is not None:
         axes = inputs[1].const
-    if axes is None or list(np.atleast_1d(axes)) not in ([1], [-1]) or not x.is_row:
-        raise CompileError(f"{node.op_type} is translated along the columns of a row tensor only")
+    if axes is None or not x.is_row:
+        raise CompileError(f"{node.op_type} is translated along given axes of a row tensor only")
+    reduced = row_axes(node, x, axes)
     x = b.bind(x)
-    terms = {
-        "ReduceSum": x.columns,
-        "ReduceSumSquare": [f"({c} * {c})" for c in x.columns],
-        "ReduceMean": x.columns,
-        "ReduceMax": x.columns,
-    }[node.op_type]
-    if node.op_type == "ReduceMax":
-        return [row([f"greatest({', '.join(terms)})"], REAL, x.f32)]
-    total = "(" + " + ".join(terms) + ")"
-    return [row([f"({total} / {literal(len(terms))})" if node.op_type == "ReduceMean" else total], REAL, x.f32)]
+    elements = grid(x, node.op_type)
+    moved = np.moveaxis(elements, reduced, range(-len(reduced), 0))
+    lead = moved.shape[: moved.ndim - len(reduced)]
+    groups = moved.reshape((*lead, -1))
+    out = np.empty(lead, dtype=object)
+    for at in np.ndindex(*lead):
+        terms = list(groups[at])
+        if node.op_type == "ReduceMax":
+            out[at] = f"greatest({', '.join(terms)})"
+            continue
+        if node.op_type == "ReduceSumSquare":
+            terms = [f"({c} * {c})" for c in terms]
+        total = "(" + " + ".join(terms) + ")"
+        out[at] = f"({total} / {literal(len(terms))})" if node.op_type == "ReduceMean" else total
+    if int(node.attributes.get("keepdims", 1)):
+        return [
+            from_grid(out.reshape([1 if i in reduced else d for i, d in enumerate(x.dims)]), REAL, x.f32, x.batch_axis)
+        ]
+    # Axes before the rows that are dropped move the rows forward.
+    before = sum(1 for i in reduced if i < x.batch_axis)
+    return [from_grid(out, REAL, x.f32, x.batch_axis - before)]
 
 
 def _argmin(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     (x,) = inputs
     column_axis(node, 0)
+    if len(x.dims) != 1:
+        raise CompileError(f"{node.op_type} is translated over a row of one axis only")
     if int(node.attributes.get("select_last_index", 0)):
         raise CompileError("ArgMin/ArgMax with select_last_index is not translated")
     vector = b.vector(x)
