@@ -16,6 +16,8 @@ from onnx import TensorProto, helper, numpy_helper
 from duckdb_clv.udfs.compiler.expressions import CompileError
 from duckdb_clv.udfs.compiler.graph import ListInput, compile_graph
 
+pytestmark = pytest.mark.fast
+
 WEEKS, CHANNELS, ROWS = 7, 3, 40
 
 
