@@ -34,6 +34,7 @@ from duckdb_clv.build import BuildResult, build_features
 from duckdb_clv.errors import ClvError
 from duckdb_clv.ingest.loader import LoadReport, load_files
 from duckdb_clv.ingest.pseudonymize import Pseudonymizer
+from duckdb_clv.publish import PUBLISHED
 from duckdb_clv.publish import publish as publish_tables
 from duckdb_clv.score import ScoreResult, score_customers
 from duckdb_clv.settings import Settings
@@ -312,7 +313,9 @@ def publish(settings: Settings, progress: Progress = _quiet, sql_models: bool = 
 
     With ``sql_models`` the champions are compiled to SQL macros (``udfs.compiler.champions``)
     first and written into the same file, so any DuckDB client can score; a champion that cannot
-    compile stops the publish before anything is written.
+    compile stops the publish before anything is written. When a champion reads the weekly
+    history, ``ml_scoring_set`` (the scoring date's features with their histories) is published
+    too, as the rows its macro scores.
 
     Raises
     ------
@@ -320,19 +323,22 @@ def publish(settings: Settings, progress: Progress = _quiet, sql_models: bool = 
         When the marts are missing, a champion cannot compile, or the write fails.
     """
     statements: tuple[str, ...] = ()
+    tables = PUBLISHED
     if sql_models:
         from duckdb_clv.udfs.compiler.champions import sql_models as compile_champions
         from duckdb_clv.udfs.compiler.expressions import CompileError
 
         progress(Step("compile", 0, 1, "champions to SQL"))
         try:
-            compiled, _ = compile_champions(Path(settings.models_dir))
+            compiled, infos = compile_champions(Path(settings.models_dir))
         except CompileError as err:
             raise ClvError(f"{err}, or publish without --with-sql-models") from err
         statements = tuple(compiled)
+        if any(info.reads_history for info in infos):
+            tables = (*PUBLISHED, "ml_scoring_set")
         progress(Step("compile", 1, 1, "champions to SQL"))
     progress(Step("publish", 0, 1, str(settings.published)))
-    rows = publish_tables(settings.db, settings.published, statements=statements)
+    rows = publish_tables(settings.db, settings.published, tables, statements)
     progress(Step("publish", 1, 1, str(settings.published)))
     return rows
 

@@ -7,6 +7,7 @@ never imports this project, which proves no Python function takes part in scorin
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -299,3 +300,44 @@ def test_a_champion_that_cannot_compile_leaves_the_published_file_as_it_was(
         assert con.execute(
             "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'predict_clv'"
         ).fetchone() == (0,)
+
+
+def test_a_published_fused_champion_scores_the_published_histories_without_the_project(
+    scored, sequence_run, tmp_path: Path
+) -> None:
+    db, _, _ = scored
+    models = tmp_path / "models"
+    shutil.copytree(sequence_run[0], models)
+    registry.promote(models, "value", "value_fused", "v1")
+    registry.promote(models, "churn", "churn_lstm", "v1")
+    target = tmp_path / "published.duckdb"
+    rows = pipeline.publish(make_settings(db=str(db), models_dir=str(models), published=str(target)), sql_models=True)
+    # The rows a history-reading macro scores are published with it.
+    assert rows["ml_scoring_set"] == rows["customer_scores"]
+    client = textwrap.dedent(
+        """
+        import json, sys
+        import duckdb
+        con = duckdb.connect(sys.argv[1], read_only=True)
+        con.execute("SET enable_progress_bar = false")
+        print(json.dumps(con.execute(
+            "SELECT customer_id, predict_clv(s), churn_score(s) FROM ml_scoring_set s ORDER BY customer_id LIMIT 60"
+        ).fetchall()))
+        """
+    )
+    run = subprocess.run([sys.executable, "-I", "-c", client, str(target)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    scores = json.loads(run.stdout)
+    with duckdb.connect(str(target), read_only=True) as con:
+        ids = [r[0] for r in scores]
+        picked = con.execute(
+            "SELECT * FROM ml_scoring_set WHERE customer_id IN (SELECT unnest(?)) ORDER BY customer_id", [ids]
+        )
+        table = picked.fetchnumpy()
+    X = np.column_stack([np.asarray(table[f], dtype=np.float64) for f in FEATURES]).astype(np.float32)
+    H = np.stack([np.array(table[c].tolist(), dtype=np.float32) for c in SEQUENCE_COLUMNS], axis=2)
+    cache = functions.cache_for(models)
+    for column, name in ((1, "value_fused"), (2, "churn_lstm")):
+        got = np.array([r[column] for r in scores], dtype=np.float64)
+        want = cache.get(name, "v1").run(X, H).ravel().astype(np.float64)
+        assert close(got, want).all(), name

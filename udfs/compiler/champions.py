@@ -38,6 +38,7 @@ class CompiledModel:
     spec_hash: str
     sql_chars: int
     operators: tuple[str, ...]
+    reads_history: bool
 
 
 def _quoted(text: str) -> str:
@@ -120,7 +121,7 @@ def _score_macro(root: Path, task: str) -> tuple[str, CompiledModel]:
     score = f"CAST({compiled.sql} AS BIGINT)" if task == "segment" else f"CAST(CAST({compiled.sql} AS FLOAT) AS DOUBLE)"
     body = f"CASE {_model_check(task, name, version)} WHEN features IS NULL THEN CAST(NULL AS {cast}) ELSE {score} END"
     function = TASK_FUNCTIONS[task]
-    info = CompiledModel(task, function, name, version, spec, len(body), compiled.operators)
+    info = CompiledModel(task, function, name, version, spec, len(body), compiled.operators, model.reads_history)
     return f"CREATE OR REPLACE MACRO {function}(features, model := NULL) AS {body}", info
 
 
