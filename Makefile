@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: install contract demo test test-fast test-slow reliability report-check lint format bench clean
+.PHONY: install contract demo test test-fast test-slow reliability report-check web-deps web-check lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,21 @@ test-slow: install
 report-check: install
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	CLV_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/e2e/test_report.py
+
+# DuckDB-WASM and the Apache Arrow modules the scoring page imports (`clv web --vendor .web/node_modules`),
+# from the npm registry at the versions clv/web_page.py pins.
+WEB_DEPS := .web/node_modules/@duckdb/duckdb-wasm/package.json
+$(WEB_DEPS):
+	mkdir -p .web
+	npm install --prefix .web --no-save --no-audit --no-fund --loglevel=error \
+		@duckdb/duckdb-wasm@1.33.1-dev65.0 apache-arrow@17.0.0
+
+web-deps: $(WEB_DEPS)
+
+# Score a customer in the page in headless Chromium (installs Chromium and the page's libraries when missing).
+web-check: install web-deps
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	CLV_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/e2e/test_web_page.py
 
 reliability: install
 	$(BIN)/python -m pytest tests/reliability -m "slow or not slow"

@@ -1,4 +1,5 @@
-"""``clv score``, ``clv publish`` and ``clv sql``: scored marts, the serving database, SQL with the functions."""
+"""``clv score``, ``clv publish``, ``clv web`` and ``clv sql``: scored marts, the serving database, its
+scoring page, SQL with the functions."""
 
 from __future__ import annotations
 
@@ -143,4 +144,44 @@ SQL = Command(
     handler=_sql,
 )
 
-COMMANDS = (SCORE, PUBLISH, SQL)
+
+def _web(args: argparse.Namespace, settings: Settings) -> int:
+    from duckdb_clv.web_page import write_page
+
+    with console.stage_progress() as progress:
+        progress(pipeline.Step("web page", 0, 1, args.web_folder))
+        page = write_page(settings.published, args.web_folder, args.vendor)
+        progress(pipeline.Step("web page", 1, 1, args.web_folder))
+    where = "copied into vendor/" if page.libraries == "local" else f"loaded from {page.libraries}"
+    console.out.print(
+        f"Wrote {page.folder}: {page.customers:,} customers' rows ({page.rows_table}) and the compiled champions; "
+        f"DuckDB-WASM {where}.\nServe it with any static server, for example: "
+        f"python -m http.server --directory {page.folder} 8000, then open http://localhost:8000/"
+    )
+    return 0
+
+
+def _web_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--from", dest="published", help="the database `clv publish --with-sql-models` wrote (default: its --to)"
+    )
+    p.add_argument("--out", dest="web_folder", default="build/web", help="folder to write (default: build/web)")
+    p.add_argument(
+        "--vendor",
+        help="an npm node_modules folder with @duckdb/duckdb-wasm (`make web-deps`), copied so the page works "
+        "offline (default: the page loads DuckDB-WASM from the jsDelivr CDN)",
+    )
+
+
+WEB = Command(
+    "web",
+    help="write a static page that scores customers in the browser (DuckDB-WASM and the compiled macros)",
+    description="From a database published with --with-sql-models: a folder with index.html, the compiled "
+    "champions and the scoring date's feature rows (clv.duckdb, in a storage format DuckDB-WASM reads). Any "
+    "static file server hosts it; a user picks a customer, edits features and sees the what-if scores. "
+    "See docs/SCORING.md.",
+    arguments=_web_arguments,
+    handler=_web,
+)
+
+COMMANDS = (SCORE, PUBLISH, WEB, SQL)

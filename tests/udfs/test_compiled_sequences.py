@@ -37,15 +37,22 @@ def _model(nodes, initializers, output_width: int) -> bytes:
     return model.SerializeToString()
 
 
-def _compare(data: bytes, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The graph's output from onnxruntime and from its compiled SQL, on random rows."""
+def _compare(data: bytes, seed: int, missing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The graph's output from onnxruntime and from its compiled SQL, on random rows.
+
+    A ``missing`` share of the features is NaN for onnxruntime and NULL in SQL.
+    """
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(ROWS, 2)).astype(np.float32)
+    X[rng.random(X.shape) < missing] = np.nan
     H = rng.normal(size=(ROWS, WEEKS, CHANNELS)).astype(np.float32)
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(["value"], {"features": X, "history": H})
     con = duckdb.connect()
     con.execute("CREATE TABLE t (i INTEGER, x DOUBLE[], h DOUBLE[])")
-    listed = [(i, x.tolist(), h.ravel().tolist()) for i, (x, h) in enumerate(zip(X, H, strict=True))]
+    listed = [
+        (i, [None if np.isnan(v) else float(v) for v in x], h.ravel().tolist())
+        for i, (x, h) in enumerate(zip(X, H, strict=True))
+    ]
     con.executemany("INSERT INTO t VALUES (?, ?, ?)", listed)
     inputs = {"features": ["t.x[1]", "t.x[2]"], "history": ListInput("t.h", (WEEKS, CHANNELS))}
     width = want[0].shape[1]
@@ -132,3 +139,16 @@ def test_an_lstm_running_backwards_is_refused_naming_what() -> None:
     data = _model(nodes, weights | {"axes": np.array([0], dtype=np.int64)}, 2)
     with pytest.raises(CompileError, match="LSTM is translated in the forward direction only"):
         compile_graph(data, "value", {"features": ["0e0", "0e0"], "history": ListInput("t.h", (WEEKS, CHANNELS))}, "m")
+
+
+def test_unknown_features_reach_a_dense_layer_as_onnxruntime_reads_nan() -> None:
+    # NaN replaced by zero, then a product with weights: the input list is a slice of the row's
+    # values, which also hold the NULLs the replacement left behind.
+    weights = {"zero": np.array(0.0, np.float32), "W": np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)}
+    nodes = [
+        helper.make_node("IsNaN", ["features"], ["nan"]),
+        helper.make_node("Where", ["nan", "zero", "features"], ["clean"]),
+        helper.make_node("MatMul", ["clean", "W"], ["value"]),
+    ]
+    got, want = _compare(_model(nodes, weights, 2), seed=5, missing=0.3)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

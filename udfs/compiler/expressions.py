@@ -276,6 +276,10 @@ def list_of(columns: list[str] | tuple[str, ...]) -> str:
         flush()
         (run if at is not None else loose).append(at if at is not None else c)
     flush()
+    if len(parts) == 1 and parts[0].startswith(f"{STATE}["):
+        # A slice shares its parent's storage, and DuckDB's list_inner_product then refuses a NULL
+        # anywhere in the parent (an unknown feature): concatenation gives the slice its own.
+        return f"({parts[0]} || [])"
     return " || ".join(parts) if parts else "[]"
 
 

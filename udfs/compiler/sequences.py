@@ -122,6 +122,8 @@ def _conv(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
         f"_clv_p[(_clv_t + {k * dilation}) * {channels} + 1:(_clv_t + {k * dilation + 1}) * {channels}]"
         for k in range(kernel)
     )
+    if kernel == 1:
+        window += " || []"  # a bare slice would carry its parent's NULLs into list_inner_product (see list_of)
     shift = np.zeros(filters) if bias is None else np.asarray(bias.const, dtype=np.float64).ravel()
     # Each filter's weights in the window's order: tap by tap, channels within a tap.
     products = ", ".join(
