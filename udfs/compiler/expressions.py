@@ -143,9 +143,8 @@ def broadcast(values: list[Value], where: str) -> tuple[list[np.ndarray], tuple[
     A row tensor of one element (a per-row scalar, however its rank reads) spreads over any shape,
     as the compiler has always let it.
     """
-    for v in values:
-        if not v.is_row:
-            grid(v, where)  # refuses a shape
+    if any(not v.is_row and (v.const is None or v.symbolic) for v in values):
+        raise CompileError(f"{where}: a shape is not a tensor this compiler can compute with")
     wide = [v for v in values if v.is_row and len(v) > 1]
     shapes = [v.full_shape for v in wide] + [np.shape(v.const) for v in values if not v.is_row]
     try:

@@ -64,7 +64,7 @@ _UNARY = {
 _CAST = {1: "FLOAT", 7: "BIGINT", 9: "BOOLEAN", 11: "DOUBLE"}
 
 
-def _elementwise(values: list[Value], where: str, template, kind: str, f32: bool) -> Value:
+def _elementwise(values: list[Value], where: str, template: Callable[..., str], kind: str, f32: bool) -> Value:
     """``template(*elements)`` over the broadcast elements of ``values``, in the common shape."""
     grids, dims, axis = broadcast(values, where)
     out = [template(*parts) for parts in zip(*(g.ravel() for g in grids), strict=True)]
