@@ -59,7 +59,7 @@ def main() -> None:
         options.intra_op_num_threads = threads
         session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
         session.run([card["task"]], {"features": X[:1000]})
-        function = {"value": "predict_clv", "churn": "churn_score"}[card["task"]]
+        function = {"value": "predict_clv", "churn": "churn_score", "segment": "customer_segment"}[card["task"]]
         query = f"SELECT sum({function}(s, model := '{name}/{version}')) FROM rows s"
         con.execute(query.replace("FROM rows s", "FROM (SELECT * FROM rows LIMIT 10) s")).fetchall()  # load
         sql_s = timed(lambda query=query: con.execute(query).fetchall(), args.repeats)
