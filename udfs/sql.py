@@ -70,15 +70,20 @@ def feature_value(name: str, spec: str | None = None, row: str = "features") -> 
     )
 
 
-def _histories() -> str:
+def history_struct(row: str = "features", list_type: str = SEQUENCE_TYPE) -> str:
+    """SQL casting the feature row ``row`` to a struct of just its weekly histories (NULL where absent)."""
     # A cast of a struct to a struct type picks fields by name, drops the others and fills the
     # missing ones with NULL: a feature row without the weekly history still binds, and only a
     # sequence model refuses it (naming the columns), when it is the one asked to score.
     # DuckDB refuses a struct cast with no field in common: the first feature, which every feature
     # row has (its absence fails binding anyway), is carried along as text, a cast any value has,
     # so a wrong type in it still reaches the error that names the feature.
-    fields = ", ".join([f"{FEATURES[0]} VARCHAR", *(f"{c} {SEQUENCE_TYPE}" for c in SEQUENCE_COLUMNS)])
-    return ", ".join(f"struct_extract(CAST(features AS STRUCT({fields})), '{c}')" for c in SEQUENCE_COLUMNS)
+    fields = ", ".join([f"{FEATURES[0]} VARCHAR", *(f"{c} {list_type}" for c in SEQUENCE_COLUMNS)])
+    return f"CAST({row} AS STRUCT({fields}))"
+
+
+def _histories() -> str:
+    return ", ".join(f"struct_extract({history_struct()}, '{c}')" for c in SEQUENCE_COLUMNS)
 
 
 def macros(root: Path) -> list[str]:

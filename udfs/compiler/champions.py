@@ -20,9 +20,9 @@ from duckdb_clv.udfs import functions, registry
 from duckdb_clv.udfs.compiler import series
 from duckdb_clv.udfs.compiler.expressions import CompileError, literal
 from duckdb_clv.udfs.compiler.graph import CompiledGraph, ListInput, compile_graph
-from duckdb_clv.udfs.contract import FEATURES, HISTORY_INPUT, SEQUENCE_COLUMNS, SEQUENCE_WEEKS
+from duckdb_clv.udfs.contract import HISTORY_INPUT, SEQUENCE_COLUMNS, SEQUENCE_WEEKS
 from duckdb_clv.udfs.models import LoadedModel, history_missing
-from duckdb_clv.udfs.sql import DISCOUNTED_CLV, TASK_FUNCTIONS, feature_value
+from duckdb_clv.udfs.sql import DISCOUNTED_CLV, TASK_FUNCTIONS, feature_value, history_struct
 
 FLOAT_MAX = float.fromhex("0x1.fffffep+127")  # float32's largest finite value
 
@@ -63,9 +63,6 @@ def history_input(ref: str, row: str = "features") -> ListInput:
     As the Python functions do, a row without its history (or with a missing or NaN week) is
     refused naming the columns, and a list of another length is refused saying so.
     """
-    # A struct cast picks the history fields by name and leaves NULL for absent ones (the first
-    # feature rides along as text: DuckDB refuses a struct cast with no field in common).
-    fields = ", ".join([f"{FEATURES[0]} VARCHAR", *(f"{c} FLOAT[]" for c in SEQUENCE_COLUMNS)])
     lists = [f"_clv_r.{c}" for c in SEQUENCE_COLUMNS]
     incomplete = " OR ".join(
         f"{h} IS NULL OR list_count({h}) < len({h}) OR list_bool_or(list_transform({h}, lambda _clv_v: isnan(_clv_v)))"
@@ -81,7 +78,8 @@ def history_input(ref: str, row: str = "features") -> ListInput:
         f"WHEN {lengths} THEN error({lengths_message}) "
         f"ELSE flatten(list_transform(range(1, {SEQUENCE_WEEKS + 1}), lambda _clv_t: [{week}])) END"
     )
-    expression = f"list_transform([CAST({row} AS STRUCT({fields}))], lambda _clv_r: {body})[1]"
+    # Lists of any length, so that one of another length is refused saying so.
+    expression = f"list_transform([{history_struct(row, 'FLOAT[]')}], lambda _clv_r: {body})[1]"
     return ListInput(expression, (SEQUENCE_WEEKS, len(SEQUENCE_COLUMNS)))
 
 

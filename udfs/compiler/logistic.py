@@ -50,6 +50,11 @@ def _float_logistic(x: str) -> str:
     return f"least(greatest({round32(round32(f'{p} / {q}') + ' + 0.5e0')}, 0e0), 1e0)"
 
 
+def exact_logistic(x: str) -> str:
+    """The exact logistic of a DOUBLE expression (onnxruntime's in double), written so exp never overflows."""
+    return f"CASE WHEN {x} >= 0 THEN 1e0 / (1e0 + exp(-{x})) ELSE exp({x}) / (1e0 + exp({x})) END"
+
+
 def _sigmoid(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     (x,) = inputs
     if not x.is_row:
@@ -57,9 +62,7 @@ def _sigmoid(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]
     x = b.bind(x)
     if x.f32:
         return [x.like([_float_logistic(c) for c in x.columns], REAL, True)]
-    # In double onnxruntime computes the exact logistic; written so that exp never overflows.
-    exact = "CASE WHEN {x} >= 0 THEN 1e0 / (1e0 + exp(-{x})) ELSE exp({x}) / (1e0 + exp({x})) END"
-    return [x.like([exact.format(x=c) for c in x.columns], REAL, False)]
+    return [x.like([exact_logistic(c) for c in x.columns], REAL, False)]
 
 
 HANDLERS = {"Sigmoid": _sigmoid}

@@ -21,6 +21,7 @@ from duckdb_clv.udfs.compiler.expressions import (
     literal,
     row,
 )
+from duckdb_clv.udfs.compiler.logistic import exact_logistic
 from duckdb_clv.udfs.onnx_graph import Node
 
 
@@ -30,11 +31,6 @@ def _text(value: object) -> str:
 
 def _weights(values: np.ndarray) -> str:
     return "[" + ", ".join(literal(v) for v in np.asarray(values, dtype=np.float64).ravel()) + "]"
-
-
-def _sigmoid(x: str) -> str:
-    # Written so that exp never overflows, as the exact logistic elsewhere.
-    return f"CASE WHEN {x} >= 0 THEN 1e0 / (1e0 + exp(-{x})) ELSE exp({x}) / (1e0 + exp({x})) END"
 
 
 def _initial(value: Value | None, hidden: int, where: str) -> list[str]:
@@ -80,11 +76,11 @@ def _lstm(node: Node, inputs: list[Value | None], b: Bindings) -> list[Value]:
     )
     i, o, f, c = (np.arange(hidden) + k * hidden + 1 for k in range(4))
     cells = ", ".join(
-        f"{_sigmoid(f'_clv_g[{f[j]}]')} * _clv_hc[{hidden + j + 1}] + "
-        f"{_sigmoid(f'_clv_g[{i[j]}]')} * tanh(_clv_g[{c[j]}])"
+        f"{exact_logistic(f'_clv_g[{f[j]}]')} * _clv_hc[{hidden + j + 1}] + "
+        f"{exact_logistic(f'_clv_g[{i[j]}]')} * tanh(_clv_g[{c[j]}])"
         for j in range(hidden)
     )
-    outs = ", ".join(f"{_sigmoid(f'_clv_g[{o[j]}]')} * tanh(_clv_c[{j + 1}])" for j in range(hidden))
+    outs = ", ".join(f"{exact_logistic(f'_clv_g[{o[j]}]')} * tanh(_clv_c[{j + 1}])" for j in range(hidden))
     step = (
         f"list_transform([list_transform([_clv_xt || _clv_hc[1:{hidden}]], lambda _clv_v: [{gates}])[1]], "
         f"lambda _clv_g: list_transform([[{cells}]], lambda _clv_c: [{outs}] || _clv_c)[1])[1]"

@@ -124,8 +124,9 @@ def _axes(node: Node, inputs: list[Value | None]) -> list[int]:
 
 def _unsqueeze(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
     x = inputs[0]
-    rank = (len(x.dims) + 1 if x.is_row else np.ndim(x.const)) + len(_axes(node, inputs))
-    axes = sorted(a % rank for a in _axes(node, inputs))
+    added = _axes(node, inputs)
+    rank = (len(x.dims) + 1 if x.is_row else np.ndim(x.const)) + len(added)
+    axes = sorted(a % rank for a in added)
     if not x.is_row:
         return [constant(np.expand_dims(x.const, tuple(axes)))]
     kept = [i for i in range(rank) if i not in axes]  # where the input's axes land, in order
@@ -136,9 +137,10 @@ def _unsqueeze(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Val
 
 def _squeeze(node: Node, inputs: list[Value | None], _b: Bindings) -> list[Value]:
     x = inputs[0]
+    axes = _axes(node, inputs)
     if not x.is_row:
-        return [constant(np.squeeze(x.const, tuple(_axes(node, inputs))))]
-    dropped = row_axes(node, x, _axes(node, inputs))
+        return [constant(np.squeeze(x.const, tuple(axes)))]
+    dropped = row_axes(node, x, axes)
     if any(x.dims[a] != 1 for a in dropped):
         raise CompileError("Squeeze of an axis longer than one")
     elements = grid(x, "Squeeze").reshape([d for i, d in enumerate(x.dims) if i not in dropped])
