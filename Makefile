@@ -7,14 +7,14 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: install contract demo test test-fast test-slow reliability report-check web-deps web-check lint format bench clean
+.PHONY: install contract demo test test-fast test-slow reliability report-check web-deps web-check spark-check lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[train,dbt,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,dbt,spark,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,8 +36,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The 15 slowest tests are listed at the end, to keep the suite within its 10 minutes.
+# The 15 slowest tests are listed at the end, to keep the suite within its 10 minutes. The Spark
+# tests (tests/spark) run when Java is installed and are skipped, saying so, when it is not.
 test: lint
+	@command -v java >/dev/null || [ -n "$$JAVA_HOME" ] || echo "No Java: the Spark tests are skipped (install it with apt-get install openjdk-17-jre-headless)"
 	$(BIN)/python -m pytest --durations=15
 
 # The quick tier for a change to one module: contract, maths, ONNX guard and export, config, loading
@@ -70,6 +72,11 @@ web-check: install web-deps
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	CLV_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/e2e/test_web_page.py
 
+# The Spark tests, required to run (installs Java from Debian when missing).
+spark-check: install
+	command -v java >/dev/null || (apt-get update && apt-get install -y openjdk-17-jre-headless)
+	CLV_REQUIRE_SPARK=1 $(BIN)/python -m pytest tests/spark
+
 reliability: install
 	$(BIN)/python -m pytest tests/reliability -m "slow or not slow"
 
@@ -86,6 +93,7 @@ bench: install
 	$(BIN)/python -m bench.bench_sequence_scoring --source bench/out/clv_100k.duckdb --models bench/out/clv_100k_seq
 	$(BIN)/python -m bench.bench_policies
 	$(BIN)/python -m bench.bench_policy_training
+	$(BIN)/python -m bench.bench_spark --db bench/out/clv_1m.duckdb --models bench/out/clv_100k_models
 
 clean:
 	rm -rf build data bench/out .pytest_cache .ruff_cache

@@ -61,3 +61,50 @@ class PeakMemory:
     def peak_gb(self) -> float:
         """Highest total RSS seen, in GB (10^9 bytes)."""
         return self.peak / 1e9
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+class PeakByKind:
+    """Peak RSS of each kind of process below this one, sampled every ``interval`` s.
+
+    ``kinds`` maps a name to a predicate on a process's command line; each sample sums the RSS of
+    the processes of each kind, and a kind's peak is its highest sum (a Spark driver JVM, its
+    Python workers).
+    """
+
+    def __init__(self, kinds: dict[str, object], interval: float = 0.2) -> None:
+        self.kinds, self.interval = kinds, interval
+        self.peaks = dict.fromkeys(kinds, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            sums = dict.fromkeys(self.kinds, 0)
+            for pid in _tree(me)[1:]:
+                command = _command(pid)
+                for kind, matches in self.kinds.items():
+                    if matches(command):
+                        sums[kind] += _rss_bytes(pid)
+                        break
+            self.peaks = {k: max(v, sums[k]) for k, v in self.peaks.items()}
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakByKind:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def gb(self) -> dict[str, float]:
+        """Each kind's peak in GB (10^9 bytes)."""
+        return {k: v / 1e9 for k, v in self.peaks.items()}

@@ -65,7 +65,8 @@ class BuildResult:
     scoring_cutoff: str | None = None
 
 
-def _check_database(db: Path) -> None:
+def check_database(db: Path) -> None:
+    """Fail in one line unless ``db`` is a database with loaded orders (``clv load`` run)."""
     if not db.exists():
         raise ClvError(f"no database at {db}: load data first with `clv load --db {db} --orders FILE`")
     try:
@@ -117,10 +118,49 @@ def build_features(
         When dbt is missing, the database is not ready, or a model or test fails.
     """
     _require_dbt()
-    project = dbt_project_dir()
     db = Path(db_path).resolve()
-    _check_database(db)
-    work = db.parent / "dbt"
+    check_database(db)
+    env = {
+        "CLV_DB": str(db),
+        "CLV_MEMORY_LIMIT": memory_limit(),
+        "CLV_MODELS_DIR": str(Path(models_dir or os.environ.get("CLV_MODELS_DIR", DEFAULT_MODELS_DIR)).resolve()),
+    }
+    result = run_dbt_build(
+        db.parent / "dbt", env, variables, full_refresh, select, only_complete_tests, progress=progress
+    )
+    _read_cutoffs(db, result)
+    return result
+
+
+def run_dbt_build(
+    work: Path,
+    env: dict[str, str],
+    variables: dict[str, object] | None = None,
+    full_refresh: bool = False,
+    select: str | None = None,
+    only_complete_tests: bool = False,
+    target: str | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Run ``dbt build`` on the project in a subprocess, reporting progress node by node.
+
+    Parameters
+    ----------
+    work
+        Folder for dbt's ``target/`` and ``logs/``.
+    env
+        Variables the profile reads (``CLV_DB``, ``CLV_SPARK_*``...), on top of this process's environment.
+    variables, full_refresh, select, only_complete_tests, progress
+        As ``build_features``.
+    target
+        The profile's target: ``dev`` (DuckDB) by default, ``spark`` for dbt-spark.
+
+    Raises
+    ------
+    ClvError
+        When a model or test fails, or dbt cannot run; the message names the first failed node.
+    """
+    project = dbt_project_dir()
     args = [
         sys.executable,
         "-c",
@@ -140,6 +180,8 @@ def build_features(
         "--vars",
         json.dumps(variables or {}),
     ]
+    if target:
+        args += ["--target", target]
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -151,14 +193,10 @@ def build_features(
     total = 0
     # dbt runs in its own process: its global state stays out of ours and its hold on the
     # database file ends with it. Its JSON log lines drive the progress bar.
-    env = {
-        **os.environ,
-        "CLV_DB": str(db),
-        "CLV_MEMORY_LIMIT": memory_limit(),
-        "CLV_MODELS_DIR": str(Path(models_dir or os.environ.get("CLV_MODELS_DIR", DEFAULT_MODELS_DIR)).resolve()),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+    env = {**os.environ, **env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # In `work`, so what an engine leaves in its working folder (Spark's derby.log) stays with the build.
+    work.mkdir(parents=True, exist_ok=True)
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=work) as proc:
         assert proc.stdout is not None
         tail: list[str] = []
         for line in proc.stdout:
@@ -181,7 +219,6 @@ def build_features(
     if code != 0:
         raise ClvError(_failure(work, tail))
     result.warnings = _warnings(work)
-    _read_cutoffs(db, result)
     return result
 
 

@@ -11,7 +11,19 @@ import dataclasses
 import sys
 
 from duckdb_clv import __version__, console
-from duckdb_clv.commands import Command, backtest, data, features, models, monitoring, options, report, run, serving
+from duckdb_clv.commands import (
+    Command,
+    backtest,
+    data,
+    features,
+    models,
+    monitoring,
+    options,
+    report,
+    run,
+    serving,
+    spark,
+)
 from duckdb_clv.errors import ClvError
 from duckdb_clv.ingest.errors import IngestError
 from duckdb_clv.settings import Settings, load_settings
@@ -26,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     *monitoring.COMMANDS,
     *report.COMMANDS,
     *backtest.COMMANDS,
+    *spark.COMMANDS,
     *run.COMMANDS,
 )
 SETTINGS = tuple(f.name for f in dataclasses.fields(Settings))

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from duckdb_clv.udfs.errors import UdfError
-from duckdb_clv.udfs.functions import _matrix, _model
+from duckdb_clv.udfs.functions import _model, columns_matrix
 from duckdb_clv.udfs.models import LoadedModel
 
 TASK = "action"
@@ -96,7 +96,7 @@ def recommend_kernel(names: tuple[str, ...]):
         # NULL means no budget; NaN is a budget nobody meant.
         for share in np.unique(shares[given]):
             check_budget_share(float(share))
-        X = _matrix(columns, names)
+        X = columns_matrix(columns, names)
         missing = ~np.asarray(present.to_numpy(zero_copy_only=False), dtype=bool)
         action = np.full(n, CONTROL, dtype=object)
         uplift = np.zeros(n)

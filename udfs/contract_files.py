@@ -70,8 +70,20 @@ _MODELS = (
 )
 
 
+# Spark's names for the contract's DuckDB types where they differ: dbt checks the contract on both
+# engines, reading the type for the target it builds on.
+SPARK_TYPES = {"VARCHAR": "string", "INTEGER": "int", SEQUENCE_TYPE: "array<float>"}
+
+
+def _data_type(data_type: str) -> str:
+    spark = SPARK_TYPES.get(data_type)
+    if spark is None:
+        return data_type.lower()
+    return f"\"{{{{ '{spark}' if target.type == 'spark' else '{data_type.lower()}' }}}}\""
+
+
 def _column(name: str, data_type: str, description: str | None = None, tests: list[str] | None = None) -> list[str]:
-    lines = [f"      - name: {name}", f"        data_type: {data_type.lower()}"]
+    lines = [f"      - name: {name}", f"        data_type: {_data_type(data_type)}"]
     if description:
         lines.append(f'        description: "{description}"')
     if tests:

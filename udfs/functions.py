@@ -141,7 +141,7 @@ def check_histories(model: LoadedModel, columns: tuple[pa.Array, ...], rows: np.
     return np.ascontiguousarray(part)
 
 
-def _matrix(columns: tuple[pa.Array, ...], names: tuple[str, ...] = FEATURES) -> np.ndarray:
+def columns_matrix(columns: tuple[pa.Array, ...], names: tuple[str, ...] = FEATURES) -> np.ndarray:
     """float32 (rows, features) from one Arrow array per feature; NULL and NaN as NaN, infinity refused."""
     if len(columns) != len(names):
         raise UdfError(f"expected {len(names)} feature columns (spec {spec_hash(names)[:12]}), got {len(columns)}")

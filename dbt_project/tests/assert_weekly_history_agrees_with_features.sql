@@ -19,8 +19,8 @@ joined as (
         features.orders_90d,
         features.orders_180d,
         features.orders_365d,
-        list_sum(history.orders_weekly[40:52]) as orders_13_weeks,
-        list_sum(history.orders_weekly) as orders_52_weeks
+        {{ list_total('history.orders_weekly', 40, 52) }} as orders_13_weeks,
+        {{ list_total('history.orders_weekly') }} as orders_52_weeks
     from features
     full outer join history
         on features.customer_id = history.customer_id and features.cutoff_date = history.cutoff_date

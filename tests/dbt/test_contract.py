@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 
@@ -16,11 +17,13 @@ pytestmark = pytest.mark.fast  # make test-fast: no shop, no dbt
 DBT = Path(__file__).resolve().parents[2] / "dbt_project"
 
 
-def columns_of(model: str) -> list[tuple[str, str]]:
+def columns_of(model: str, engine: str = "duckdb") -> list[tuple[str, str]]:
+    """The enforced columns of a view's YAML and their types as dbt renders them for ``engine``."""
     spec = yaml.safe_load((DBT / "models" / "marts" / "ml" / "_ml__models.yml").read_text())
     node = next(m for m in spec["models"] if m["name"] == model)
     assert node["config"]["contract"]["enforced"] is True
-    return [(c["name"], c["data_type"].upper()) for c in node["columns"]]
+    target = {"type": engine}
+    return [(c["name"], jinja2.Template(c["data_type"]).render(target=target).upper()) for c in node["columns"]]
 
 
 HISTORY = [(c, contract.SEQUENCE_TYPE) for c in contract.SEQUENCE_COLUMNS]
@@ -39,6 +42,13 @@ def test_training_view_yaml_is_the_contract_plus_labels():
         + list(contract.LABELS)
     )
     assert columns_of("ml_training_set") == expected
+
+
+def test_on_spark_the_contract_reads_sparks_type_names():
+    duckdb_types = dict(columns_of("ml_training_set"))
+    spark_types = dict(columns_of("ml_training_set", "spark"))
+    renamed = {duckdb_types[c]: t for c, t in spark_types.items() if t != duckdb_types[c]}
+    assert renamed == {"VARCHAR": "STRING", "INTEGER": "INT", contract.SEQUENCE_TYPE: "ARRAY<FLOAT>"}
 
 
 def test_the_generated_dbt_files_are_what_the_contract_renders():

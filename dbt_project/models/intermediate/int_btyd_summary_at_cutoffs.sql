@@ -3,10 +3,10 @@
 --
 -- Everything here accumulates over time, so instead of joining every order to every later cutoff,
 -- purchase days and refunds are put in the bucket of the first cutoff on or after them (ASOF) and
--- summed per customer and bucket. Each customer keeps its few buckets in a list; its row at a
--- cutoff sums the buckets up to that cutoff. A customer has a row at every cutoff from its first
--- bucket on, which is exactly when it has bought by the cutoff. Work grows with the data, not
--- with data x cutoffs (tests/dbt checks it against a plain-Python computation).
+-- summed per customer and bucket. A customer's row at a cutoff sums its few buckets up to that
+-- cutoff (bucket_running_sums). A customer has a row at every cutoff from its first bucket on,
+-- which is exactly when it has bought by the cutoff. Work grows with the data, not with
+-- data x cutoffs (tests/dbt checks it against a plain-Python computation).
 with cutoffs as (
     select * from {{ ref('int_cutoffs_to_build') }}
 ),
@@ -23,15 +23,16 @@ returns as (
     select * from {{ ref('stg_shop__returns') }}
 ),
 
+calendar_bounds as (
+    select
+        (select min(first_day.ordered_on) from order_days as first_day) as first_day,
+        (select max(last_cutoff.cutoff_date) from cutoffs as last_cutoff) as last_day
+),
+
 calendar_days as (
     -- Every day from the first purchase to the last cutoff (a few thousand rows at most).
-    select
-        cast(unnest(generate_series(
-            cast(min(order_days.ordered_on) as timestamp),
-            cast((select max(last_cutoff.cutoff_date) from cutoffs as last_cutoff) as timestamp),
-            interval 1 day
-        )) as date) as day
-    from order_days
+    select {{ day_sequence('first_day', 'last_day') }} as day
+    from calendar_bounds
 ),
 
 calendar as (
@@ -54,7 +55,7 @@ day_buckets as (
         sum(order_days.day_amount) as amount,
         min(order_days.ordered_on) as first_purchase_on,
         max(order_days.ordered_on) as last_purchase_on,
-        arg_min(order_days.day_amount, order_days.ordered_on) as first_day_amount
+        min_by(order_days.day_amount, order_days.ordered_on) as first_day_amount
     from order_days
     inner join calendar on order_days.ordered_on = calendar.day
     group by order_days.customer_id, calendar.bucket
@@ -67,15 +68,23 @@ refund_steps as (
         orders.customer_id,
         greatest(returns.returned_on, orders.ordered_on) as effective_on,
         least(
-            sum(returns.refund_amount) over (by_order rows between unbounded preceding and current row),
+            sum(returns.refund_amount) over (
+                partition by returns.order_id order by returns.returned_on, returns.return_id
+                rows between unbounded preceding and current row
+            ),
             orders.amount
         ) - least(
-            coalesce(sum(returns.refund_amount) over (by_order rows between unbounded preceding and 1 preceding), 0),
+            coalesce(
+                sum(returns.refund_amount) over (
+                    partition by returns.order_id order by returns.returned_on, returns.return_id
+                    rows between unbounded preceding and 1 preceding
+                ),
+                0
+            ),
             orders.amount
         ) as refunded
     from returns
     inner join orders on returns.order_id = orders.order_id
-    window by_order as (partition by returns.order_id order by returns.returned_on, returns.return_id)
 ),
 
 refund_buckets as (
@@ -105,48 +114,10 @@ buckets as (
         on day_buckets.customer_id = refund_buckets.customer_id and day_buckets.bucket = refund_buckets.bucket
 ),
 
-customer_buckets as (
-    select
-        customer_id,
-        list({
-            'bucket': bucket, 'days': purchase_days, 'orders': orders, 'amount': amount,
-            'net': net_amount, 'last_on': last_purchase_on
-        }) as buckets,
-        min(bucket) filter (where purchase_days > 0) as first_bucket,
-        min(first_purchase_on) as first_purchase_on,
-        arg_min(first_day_amount, first_purchase_on) as first_day_amount
-    from buckets
-    group by customer_id
-),
-
--- sqlfluff reads the fields of lambda parameters (b.days) as table references.
--- noqa: disable=RF01,RF03
-expanded as (
-    select
-        cutoffs.cutoff_date,
-        customer_buckets.customer_id,
-        customer_buckets.first_purchase_on,
-        customer_buckets.first_day_amount,
-        list_filter(customer_buckets.buckets, lambda b: b.bucket <= cutoffs.cutoff_date) as seen
-    from customer_buckets
-    inner join cutoffs on customer_buckets.first_bucket <= cutoffs.cutoff_date
-),
-
 running as (
-    select
-        cutoff_date,
-        customer_id,
-        first_purchase_on,
-        first_day_amount,
-        list_sum(list_transform(seen, lambda b: b.days)) as purchase_days,
-        list_sum(list_transform(seen, lambda b: b.orders)) as orders,
-        list_sum(list_transform(seen, lambda b: b.amount)) as amount,
-        list_sum(list_transform(seen, lambda b: b.net)) as net_amount,
-        list_max(list_transform(seen, lambda b: b.last_on)) as last_purchase_on
-    from expanded
+    {{ bucket_running_sums('buckets', 'cutoffs') | indent(4) }}
 ),
 
--- noqa: enable=RF01,RF03
 final as (
     select
         cutoff_date,
@@ -154,8 +125,8 @@ final as (
         purchase_days - 1 as frequency,
         {{ days_between('first_purchase_on', 'last_purchase_on') }} as recency_days,
         {{ days_between('first_purchase_on', 'cutoff_date') }} as t_days,
-        {{ days_between('first_purchase_on', 'last_purchase_on') }} / 7.0 as recency_weeks,
-        {{ days_between('first_purchase_on', 'cutoff_date') }} / 7.0 as t_weeks,
+        {{ days_between('first_purchase_on', 'last_purchase_on') }} / 7e0 as recency_weeks,
+        {{ days_between('first_purchase_on', 'cutoff_date') }} / 7e0 as t_weeks,
         coalesce(cast(amount - first_day_amount as double) / nullif(purchase_days - 1, 0), 0) as monetary_value,
         {{ days_between('last_purchase_on', 'cutoff_date') }} as days_since_last_order,
         orders as order_count,

@@ -19,7 +19,7 @@ bounds as (
 
 {% if var('training_cutoffs') %}
     candidates as (
-        select unnest({{ date_list(var('training_cutoffs')) }}) as cutoff_date
+        select {{ unnest_list(date_list(var('training_cutoffs'))) }} as cutoff_date
     ),
 {% else %}
     latest as (
@@ -29,9 +29,9 @@ bounds as (
     ),
 
     candidates as (
-        select last_day(cast(latest.last_full_cutoff - to_months(cast(k.range as integer)) as date)) as cutoff_date
+        select last_day({{ months_before('latest.last_full_cutoff', 'k.k') }}) as cutoff_date
         from latest
-        cross join range({{ var('n_training_cutoffs') }}) as k
+        cross join {{ integers_below(var('n_training_cutoffs')) }} as k
     ),
 {% endif %}
 

@@ -42,23 +42,17 @@ windows as (
 ),
 
 last_session as (
-    -- ASOF: each customer's latest active day on or before the cutoff.
-    select
-        spine.cutoff_date,
-        spine.customer_id,
-        event_days.event_on as last_session_on
-    from spine
-    asof inner join event_days
-        on spine.customer_id = event_days.customer_id and spine.cutoff_date >= event_days.event_on
+    -- Each customer's latest active day on or before the cutoff.
+    {{ last_day_on_or_before('spine', 'event_days', 'event_on') | indent(4) }}
 ),
 
 final as (
     select
         last_session.cutoff_date,
         last_session.customer_id,
-        last_session.last_session_on,
+        last_session.last_on as last_session_on,
         -- DuckDB's EXCLUDE takes bare column names, which sqlfluff reads as unqualified.
-        windows.* exclude (cutoff_date, customer_id)  -- noqa: RF02
+        {{ star_except('windows', ['cutoff_date', 'customer_id']) }}  -- noqa: RF02
     from last_session
     left join windows
         on last_session.cutoff_date = windows.cutoff_date and last_session.customer_id = windows.customer_id

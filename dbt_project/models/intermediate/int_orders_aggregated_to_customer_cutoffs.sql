@@ -104,7 +104,7 @@ breadth as (
 final as (
     select
         -- DuckDB's EXCLUDE takes bare column names, which sqlfluff reads as unqualified.
-        order_stats.* exclude (value_prev_90d),  -- noqa: RF02
+        {{ star_except('order_stats', ['value_prev_90d']) }},  -- noqa: RF02
         intervals.interpurchase_std_days,
         coalesce(
             cast(order_stats.value_90d - order_stats.value_prev_90d as double)

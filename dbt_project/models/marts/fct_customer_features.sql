@@ -1,13 +1,14 @@
 -- One row per customer per cutoff: point-in-time features computed only from data on or before
--- the cutoff day. Incremental: each run (re)builds the cutoffs of int_cutoffs_to_build and drops
--- cutoffs that are no longer wanted (an earlier scoring cutoff, say).
+-- the cutoff day. Incremental on DuckDB (cutoff_materialization): each run (re)builds the cutoffs
+-- of int_cutoffs_to_build and drops cutoffs that are no longer wanted (an earlier scoring cutoff,
+-- say); rebuilt whole on Spark.
 {{
     config(
-        materialized='incremental',
+        materialized=cutoff_materialization(),
         incremental_strategy='delete+insert',
         unique_key='cutoff_date',
         on_schema_change='fail',
-        post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from {{ ref('int_cutoffs') }})"
+        post_hook="{{ drop_stale_cutoffs(this) }}"
     )
 }}
 -- depends_on: {{ ref('int_cutoffs') }}
@@ -105,7 +106,7 @@ joined as (
 final as (
     select
         -- DuckDB's EXCLUDE takes bare column names, which sqlfluff reads as unqualified.
-        joined.* exclude (acquisition_channel, region, age_band, gender),  -- noqa: RF02
+        {{ star_except('joined', ['acquisition_channel', 'region', 'age_band', 'gender']) }},  -- noqa: RF02
         rfm.rfm_recency_score,
         rfm.rfm_frequency_score,
         rfm.rfm_monetary_score,

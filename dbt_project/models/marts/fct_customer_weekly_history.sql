@@ -3,15 +3,15 @@
 -- oldest week first. The last week ends on the cutoff day (days 0-6 before it), the one before
 -- it covers days 7-13, and so on, so only data on or before the cutoff day is read. Channels:
 -- orders placed, net value (amounts paid minus refunds, each on its own day), returns, sessions,
--- product views and add-to-carts. Incremental like fct_customer_features, but on its own record
--- of which cutoffs it holds.
+-- product views and add-to-carts. Incremental like fct_customer_features (on DuckDB), but on its own
+-- record of which cutoffs it holds.
 {{
     config(
-        materialized='incremental',
+        materialized=cutoff_materialization(),
         incremental_strategy='delete+insert',
         unique_key='cutoff_date',
         on_schema_change='fail',
-        post_hook="delete from {{ this }} where cutoff_date not in (select cutoff_date from {{ ref('int_cutoffs') }})"
+        post_hook="{{ drop_stale_cutoffs(this) }}"
     )
 }}
 {%- set weeks = contract_sequence_weeks() %}
@@ -119,7 +119,9 @@ weekly as (
         cutoffs.cutoff_date,
         activity.customer_id,
         -- 0 is the oldest week, {{ weeks - 1 }} the week ending on the cutoff day.
-        ({{ weeks - 1 }} - {{ days_between('activity.activity_on', 'cutoffs.cutoff_date') }} // 7)::integer as week,
+        (
+            {{ weeks - 1 }} - {{ int_div(days_between('activity.activity_on', 'cutoffs.cutoff_date'), 7) }}
+        )::integer as week,
         sum(activity.orders) as orders,
         (sum(activity.net_value_milli) / 1000)::float as net_value,
         sum(activity.returns) as returns,
@@ -134,58 +136,8 @@ weekly as (
     group by all
 ),
 
--- The active weeks of each customer and cutoff as lists of plain values, one per channel and one
--- of the weeks, all filled by the same aggregation in the same (unspecified) order, so element j
--- of each belongs to week weeks[j]. Far cheaper than joining every customer to a grid of all
--- weeks, or than one list of structs (whose fields each array would have to pick out again).
-sparse as (
-    select
-        cutoff_date,
-        customer_id,
-        {%- for channel in channels %}
-            list({{ channel }}) as {{ channel }},
-        {%- endfor %}
-        list(week) as weeks
-    from weekly
-    group by cutoff_date, customer_id
-),
-
--- The linter reads the lambda parameter i as a table reference.
--- noqa: disable=RF01,RF02,RF03
--- For each week 0 to {{ weeks - 1 }}, its index in the lists; an inactive week points one past their
--- end, where a 0 is appended below. The arrays are made row by row after the join with the
--- spine, so no step holds them all at once (the 1M shop's 6.4M rows are 8 GB of them).
-positioned as (
-    select
-        sparse.*,
-        list_transform(
-            range({{ weeks }}), lambda i: coalesce(list_position(sparse.weeks, i), len(sparse.weeks) + 1)
-        ) as week_positions
-    from sparse
-),
-
-zeros as (
-    select list_resize([]::float[], {{ weeks }}, 0)::float[{{ weeks }}] as history
-),
-
 final as (
-    select
-        spine.customer_id,
-        spine.cutoff_date,
-        {%- for channel in channels %}
-            case
-                when positioned.weeks is null then zeros.history
-                else list_select(
-                        list_append(positioned.{{ channel }}, 0), positioned.week_positions
-                    )::float[{{ weeks }}]
-            end as {{ channel }}_weekly,
-        {%- endfor %}
-        spine.cutoff_role
-    from spine
-    left join positioned
-        on spine.cutoff_date = positioned.cutoff_date and spine.customer_id = positioned.customer_id
-    cross join zeros
+    {{ weekly_arrays('weekly', 'spine', weeks, channels) | indent(4) }}
 )
 
--- noqa: enable=RF01,RF02,RF03
 select * from final

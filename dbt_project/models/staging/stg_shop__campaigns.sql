@@ -26,12 +26,12 @@
     select * from renamed
 {% else %}
     select
-        cast(null as varchar) as treatment_id,
-        cast(null as varchar) as campaign_id,
-        cast(null as varchar) as customer_id,
+        cast(null as string) as treatment_id,
+        cast(null as string) as campaign_id,
+        cast(null as string) as customer_id,
         cast(null as timestamp) as sent_at,
         cast(null as date) as sent_on,
-        cast(null as varchar) as action,
+        cast(null as string) as action,
         {{ money('null') }} as cost
     where false
 {% endif %}

@@ -13,7 +13,7 @@ renamed as (
         -- DECIMAL so that summed dwell times are exact (see the money macro)
         cast(dwell_seconds as decimal(18, 3)) as dwell_seconds,
         rating,
-        coalesce(session_id, customer_id || '@' || strftime(event_at, '%Y%m%d%H')) as session_id,
+        coalesce(session_id, customer_id || '@' || {{ hour_key('event_at') }}) as session_id,
         cast(event_at as date) as event_on
     from source
     qualify row_number() over (partition by event_id order by _load_id desc) = 1

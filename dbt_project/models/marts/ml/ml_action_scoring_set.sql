@@ -3,7 +3,7 @@
 -- history at the cutoff (fct_customer_treatments), as ml_decision_set has them at the training
 -- cutoffs. recommend_action(s) binds a row of it by name.
 with scoring as (
-    select * exclude ({{ contract_sequence_columns() | join(', ') }})
+    select {{ star_except('', contract_sequence_columns()) }}
     from {{ ref('ml_scoring_set') }}
 ),
 
@@ -14,7 +14,7 @@ treatments as (
 final as (
     select  -- noqa: AM04
         scoring.*,
-        treatments.* exclude (customer_id, cutoff_date)  -- noqa: RF02
+        {{ star_except('treatments', ['customer_id', 'cutoff_date']) }}  -- noqa: RF02
     from scoring
     inner join treatments
         on scoring.customer_id = treatments.customer_id and scoring.cutoff_date = treatments.cutoff_date

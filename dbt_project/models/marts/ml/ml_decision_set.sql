@@ -5,7 +5,7 @@
 -- Steps without any send are left out: nothing was decided in them.
 with training as (
     -- the weekly histories stay out: the policies read the feature contract and the campaign history
-    select * exclude ({{ contract_sequence_columns() | join(', ') }})
+    select {{ star_except('', contract_sequence_columns()) }}
     from {{ ref('ml_training_set') }}
 ),
 
@@ -81,7 +81,7 @@ decision_months as (
 final as (
     select  -- noqa: AM04
         training.*,
-        treatments.* exclude (customer_id, cutoff_date),  -- noqa: RF02
+        {{ star_except('treatments', ['customer_id', 'cutoff_date']) }},  -- noqa: RF02
         coalesce(decided.action, 'none') as action,
         cast(coalesce(decided.cost, 0) as double) as action_cost,
         step_outcomes.future_value as step_value,
