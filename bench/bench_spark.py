@@ -6,7 +6,8 @@ On one loaded shop database (the 1M shop by default), in one run:
    (``spark_build``: the shop tables copied to Parquet, then ``dbt build --target spark``), wall
    time each, and the Spark build's peak memory (the dbt process, the Spark JVM). The two builds'
    tables are compared (``spark.parity``).
-2. Scoring the scoring cutoff's rows with the registry's champions: the DuckDB SQL functions
+2. Scoring the scoring cutoff's rows (the Spark build's ``ml_scoring_set`` export, held in memory
+   by each engine first) with the registry's champions: the DuckDB SQL functions
    (``predict_clv``, ``churn_score``, ``customer_segment``) against ``score_dataframe`` on Spark at
    1, 2 and 4 partitions (rows per second), with the peak memory of the JVM and the Python workers.
 
@@ -49,25 +50,33 @@ def spark_feature_build(db: Path, warehouse: Path, driver_memory: str) -> tuple[
     return build, time.perf_counter() - started, peak.gb()
 
 
-def duckdb_scoring(db: Path, models: Path) -> tuple[int, float]:
-    with duckdb.connect(str(db), read_only=True) as con:
+def _model(refs: dict[str, str | None], task: str) -> str:
+    return f", model := '{refs[task]}'" if refs.get(task) else ""
+
+
+def duckdb_scoring(source: Path, models: Path, refs: dict[str, str | None]) -> tuple[int, float]:
+    """The SQL functions over the exported scoring rows, loaded into memory first (as Spark caches them)."""
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE scoring AS SELECT * FROM read_parquet(?)", [str(source / "*.parquet")])
         register_functions(con, models.resolve())
         started = time.perf_counter()
         rows = con.execute(
-            "SELECT count(*), sum(predict_clv(s)), sum(churn_score(s)), sum(customer_segment(s)) "
-            "FROM ml_scoring_set AS s"
+            f"SELECT count(*), sum(predict_clv(s{_model(refs, 'value')})), sum(churn_score(s{_model(refs, 'churn')})), "
+            "sum(customer_segment(s)) FROM scoring AS s"
         ).fetchone()[0]
         return rows, time.perf_counter() - started
 
 
-def spark_scoring(spark, source: Path, models: Path, partitions: int) -> tuple[int, float, dict[str, float]]:
+def spark_scoring(
+    spark, source: Path, models: Path, partitions: int, refs: dict[str, str | None]
+) -> tuple[int, float, dict[str, float]]:
     from duckdb_clv.spark.scoring import score_dataframe
 
     rows = spark.read.parquet(str(source)).repartition(partitions).cache()
     n = rows.count()  # read and partitioned before the clock starts
     started = time.perf_counter()
     with PeakByKind(KINDS) as peak:
-        score_dataframe(rows, models).write.format("noop").mode("overwrite").save()
+        score_dataframe(rows, models, refs).write.format("noop").mode("overwrite").save()
     seconds = time.perf_counter() - started
     rows.unpersist()
     return n, seconds, peak.gb()
@@ -80,6 +89,8 @@ def main() -> None:
     parser.add_argument("--warehouse", default="bench/out/spark_1m")
     parser.add_argument("--driver-memory", default="8g")
     parser.add_argument("--skip-builds", action="store_true", help="score the last Spark build's export only")
+    parser.add_argument("--value-model", help="score with this value model instead of the champion")
+    parser.add_argument("--churn-model", help="score with this churn model instead of the champion")
     args = parser.parse_args()
     db, models, warehouse = Path(args.db).resolve(), Path(args.models), Path(args.warehouse).resolve()
 
@@ -103,16 +114,18 @@ def main() -> None:
         )
     build = SparkBuild.at(warehouse)
 
-    n, seconds = duckdb_scoring(db, models)
+    refs = {"value": args.value_model, "churn": args.churn_model}
+    print(f"models: {refs} (None: the champion)", flush=True)
+    source = build.exports["ml_scoring_set"]
+    n, seconds = duckdb_scoring(source, models, refs)
     duck_rate = n / seconds
     print(f"DuckDB scoring, 3 champions: {n:,} rows in {seconds:.1f} s = {duck_rate:,.0f} rows/s", flush=True)
     from duckdb_clv.spark.session import local_session
 
     spark = local_session(driver_memory=args.driver_memory)
-    source = build.exports["ml_scoring_set"]
-    spark_scoring(spark, source, models, 2)  # warm-up: JVM, workers, sessions
+    spark_scoring(spark, source, models, 2, refs)  # warm-up: JVM, workers, sessions
     for partitions in (1, 2, 4):
-        n, seconds, peak = spark_scoring(spark, source, models, partitions)
+        n, seconds, peak = spark_scoring(spark, source, models, partitions, refs)
         print(
             f"Spark scoring, {partitions} partition(s): {n:,} rows in {seconds:.1f} s = {n / seconds:,.0f} rows/s "
             f"({n / seconds / duck_rate:.2f}x DuckDB's); peak GB "

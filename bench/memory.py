@@ -46,8 +46,11 @@ class PeakMemory:
     def _run(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            self.peak = max(self.peak, sum(_rss_bytes(p) for p in _tree(me)))
+            self._sample(me)
             time.sleep(self.interval)
+
+    def _sample(self, me: int) -> None:
+        self.peak = max(self.peak, sum(_rss_bytes(p) for p in _tree(me)))
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -70,7 +73,7 @@ def _command(pid: int) -> str:
         return ""
 
 
-class PeakByKind:
+class PeakByKind(PeakMemory):
     """Peak RSS of each kind of process below this one, sampled every ``interval`` s.
 
     ``kinds`` maps a name to a predicate on a process's command line; each sample sums the RSS of
@@ -79,31 +82,18 @@ class PeakByKind:
     """
 
     def __init__(self, kinds: dict[str, object], interval: float = 0.2) -> None:
-        self.kinds, self.interval = kinds, interval
+        super().__init__(interval)
+        self.kinds = kinds
         self.peaks = dict.fromkeys(kinds, 0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        me = os.getpid()
-        while not self._stop.is_set():
-            sums = dict.fromkeys(self.kinds, 0)
-            for pid in _tree(me)[1:]:
-                command = _command(pid)
-                for kind, matches in self.kinds.items():
-                    if matches(command):
-                        sums[kind] += _rss_bytes(pid)
-                        break
-            self.peaks = {k: max(v, sums[k]) for k, v in self.peaks.items()}
-            time.sleep(self.interval)
-
-    def __enter__(self) -> PeakByKind:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def _sample(self, me: int) -> None:
+        sums = dict.fromkeys(self.kinds, 0)
+        for pid in _tree(me)[1:]:
+            command = _command(pid)
+            kind = next((k for k, matches in self.kinds.items() if matches(command)), None)
+            if kind is not None:
+                sums[kind] += _rss_bytes(pid)
+        self.peaks = {k: max(v, sums[k]) for k, v in self.peaks.items()}
 
     def gb(self) -> dict[str, float]:
         """Each kind's peak in GB (10^9 bytes)."""

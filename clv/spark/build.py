@@ -24,7 +24,7 @@ SHOP_TABLES = ("customers", "orders", "order_items", "returns", "events", "campa
 # Never copied to the warehouse: the staging models do not read them, and a cluster should not hold them.
 PERSONAL_COLUMNS = frozenset({"name", "email", "phone", "address", "_source_file", "_source_line"})
 # What the on-run-end hook writes as Parquet folders under <warehouse>/exports (macros/spark_io.sql).
-EXPORTED = ("ml_training_set", "ml_scoring_set", "int_cutoffs")
+EXPORTED = ("ml_training_set", "ml_scoring_set", "ml_decision_set", "int_cutoffs")
 
 
 @dataclass
@@ -38,7 +38,7 @@ class SparkBuild:
     warehouse : Path
         The Spark warehouse folder (tables, metastore, dbt's logs).
     exports : dict[str, Path]
-        ``ml_training_set``, ``ml_scoring_set`` and ``int_cutoffs`` as Parquet folders (``EXPORTED``).
+        The ml views and ``int_cutoffs`` as Parquet folders (``EXPORTED``).
     """
 
     result: BuildResult

@@ -1,10 +1,10 @@
 """Training from a Spark build: its exported ml views as a DuckDB database that ``clv train`` reads.
 
 Training runs on one machine, as ever; what comes from Spark is the data. ``training_database``
-copies the build's ``ml_training_set`` (or a sample of its customers, for a shop too large to fit
-on one machine), its ``ml_scoring_set`` and its cutoffs into a DuckDB file laid out as ``clv
-build`` lays them out, so ``clv train --db`` trains and registers from it unchanged; the champions
-then score on Spark (``spark.scoring``).
+copies the build's ``ml_training_set`` and ``ml_decision_set`` (or a sample of their customers, for
+a shop too large to fit on one machine), its ``ml_scoring_set`` and cutoffs into a DuckDB file laid
+out as ``clv build`` lays them out, so ``clv train --db`` trains and registers from it unchanged;
+the champions then score on Spark (``spark.scoring``).
 """
 
 from __future__ import annotations
@@ -65,6 +65,13 @@ def training_database(build: SparkBuild, db: str | Path, sample_share: float = 1
                 f"CREATE TABLE ml_scoring_set AS SELECT * {_HISTORIES} FROM read_parquet(?) ORDER BY customer_id",
                 [files["ml_scoring_set"]],
             )
+            # The logged campaign decisions the next-best-action policies learn from, of the same
+            # customers; Spark writes no file for a shop without campaigns, and training then fits no policy.
+            if any(build.exports["ml_decision_set"].glob("*.parquet")):
+                con.execute(
+                    f"CREATE TABLE ml_decision_set AS SELECT * FROM read_parquet(?) WHERE {keep}",
+                    [files["ml_decision_set"]],
+                )
             rows = con.execute("SELECT count(*) FROM ml_training_set").fetchone()[0]
             if rows == 0 and sample_share < 1:
                 raise ClvError(f"a sample of {sample_share:.2%} of the customers is empty: take a larger share")

@@ -37,9 +37,7 @@
                     'bucket': bucket, 'days': purchase_days, 'orders': orders, 'amount': amount,
                     'net': net_amount, 'last_on': last_purchase_on
                 }) as buckets,
-                min(bucket) filter (where purchase_days > 0) as first_bucket,
-                min(first_purchase_on) as first_purchase_on,
-                min_by(first_day_amount, first_purchase_on) as first_day_amount
+                {{ first_bucket_columns() | indent(16) }}
             from {{ buckets }}
             group by customer_id
         ) as customer_buckets
@@ -64,9 +62,7 @@
     from (
         select
             customer_id,
-            min(bucket) filter (where purchase_days > 0) as first_bucket,
-            min(first_purchase_on) as first_purchase_on,
-            min_by(first_day_amount, first_purchase_on) as first_day_amount
+            {{ first_bucket_columns() | indent(12) }}
         from {{ buckets }}
         group by customer_id
     ) as firsts
@@ -74,4 +70,11 @@
     inner join {{ buckets }} as seen
         on firsts.customer_id = seen.customer_id and seen.bucket <= {{ cutoffs }}.cutoff_date
     group by {{ cutoffs }}.cutoff_date, firsts.customer_id, firsts.first_purchase_on, firsts.first_day_amount
+{%- endmacro %}
+
+{#- Per customer, from its buckets: the first with a purchase, the first purchase day and its amount. -#}
+{% macro first_bucket_columns() -%}
+    min(bucket) filter (where purchase_days > 0) as first_bucket,
+    min(first_purchase_on) as first_purchase_on,
+    min_by(first_day_amount, first_purchase_on) as first_day_amount
 {%- endmacro %}

@@ -38,7 +38,7 @@
     {%- set folder = var('spark_export_dir', none) %}
     {%- if execute and folder %}
         {%- for schema, name in [(target.schema, 'ml_training_set'), (target.schema, 'ml_scoring_set'),
-                                 ('intermediate', 'int_cutoffs')] %}
+                                 (target.schema, 'ml_decision_set'), ('intermediate', 'int_cutoffs')] %}
             {%- set relation = adapter.get_relation(database=none, schema=schema, identifier=name) %}
             {%- if relation is not none %}
                 {%- do run_query(

@@ -124,3 +124,19 @@ def test_clv_spark_score_writes_parquet_with_the_scores(trained, spark, spark_bu
     assert main(["--models-dir", str(tmp_path / "none"), "spark-score", "--in", source, "--out", str(out)]) == 2
     assert "no value champion" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_a_named_model_scores_as_the_sql_functions_model_argument(trained, spark, spark_built) -> None:
+    from duckdb_clv.spark.scoring import score_dataframe
+
+    rows = spark.read.parquet(str(spark_built.exports["ml_scoring_set"]))
+    scored = score_dataframe(rows, trained.models, refs={"value": "value_btyd"})
+    con = duckdb.connect()
+    register_functions(con, trained.models)
+    expected = con.sql(
+        f"SELECT customer_id, predict_clv(s, model := 'value_btyd') AS v FROM {exported(spark_built)} AS s ORDER BY 1"
+    ).to_arrow_table()
+    actual = scored.select("customer_id", "predicted_clv").toArrow().sort_by("customer_id")
+    np.testing.assert_array_equal(actual.column("predicted_clv").to_numpy(), expected.column("v").to_numpy())
+    with pytest.raises(RegistryError, match="no model named 'value_nothing'"):
+        score_dataframe(rows, trained.models, refs={"value": "value_nothing"})
