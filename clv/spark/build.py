@@ -134,6 +134,8 @@ def spark_build(
     home = Path(warehouse).resolve()
     home.mkdir(parents=True, exist_ok=True)
     exports = home / "exports"
+    # An earlier build's exports go first: a build that fails is never taken for a finished one.
+    shutil.rmtree(exports, ignore_errors=True)
     tables = stage_raw_tables(db, home / "raw")
     spark_vars = {**(variables or {}), "spark_raw_tables": tables, "spark_export_dir": str(exports)}
     result = run_dbt_build(
